@@ -1,0 +1,222 @@
+"""Run configurations: pydantic models with the myriad platform's shape, plus YAML I/O.
+
+``Config{run, agent, env}`` describes a training run, ``EvalConfig{run, agent, env}`` an
+evaluation-only run. The ``agent`` and ``env`` sections carry a registered ``name`` and free
+extra fields that are passed to ``make_agent`` / ``make_env``.
+
+>>> config = create_config(env="cartpole-control", agent="dqn", num_envs=8, steps_per_env=1_000,
+...                        learning_rate=3e-4)
+>>> config.agent.learning_rate, config.run.total_timesteps
+(0.0003, 8000)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, PositiveInt, ValidationError, field_validator
+
+__all__ = [
+    "AgentConfig",
+    "Config",
+    "ConfigError",
+    "EnvConfig",
+    "EvalConfig",
+    "EvalRunConfig",
+    "RunConfig",
+    "config_to_eval_config",
+    "create_config",
+    "create_eval_config",
+    "load_config",
+    "save_config",
+]
+
+
+class ConfigError(ValueError):
+    """A configuration file or value that cannot be used; the message names the file or field."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class EvalRunConfig(_Section):
+    """Settings of an evaluation-only run (also the evaluation part of :class:`RunConfig`)."""
+
+    seed: int = 42
+    eval_rollouts: PositiveInt = 10
+    """Number of episodes per evaluation."""
+    eval_max_steps: PositiveInt | None = None
+    """Step limit of an evaluation episode; ``None`` uses the environment's own episode limit."""
+    save_agent_checkpoint: bool = False
+    """Write ``checkpoints/final.msgpack`` into the run dir after the run."""
+
+
+class RunConfig(EvalRunConfig):
+    """Settings of a training run. ``steps_per_env`` counts steps of each parallel environment."""
+
+    steps_per_env: PositiveInt
+    num_envs: PositiveInt = 1
+    eval_frequency: PositiveInt = 1000
+    """Evaluate (and log) every this many steps per env; the end of training is always a boundary."""
+    scan_chunk_size: PositiveInt | None = None
+    """Steps fused into one ``lax.scan`` call; ``None`` lets training choose (one eval interval)."""
+    buffer_size: PositiveInt = 10_000
+    """Replay-buffer capacity of off-policy agents (transitions)."""
+    batch_size: PositiveInt = 32
+    """Batch size sampled from the replay buffer by off-policy agents."""
+    rollout_steps: PositiveInt | None = None
+    """Steps per env between updates of on-policy agents; ``None`` uses the agent's default."""
+
+    @property
+    def total_timesteps(self) -> int:
+        """Environment interactions across all environments: ``steps_per_env * num_envs``."""
+        return self.steps_per_env * self.num_envs
+
+
+def _registered(kind: str, name: str) -> str:
+    # Imported here: the registries import JAX and the environment modules, configs must not.
+    if kind == "env":
+        from myriad_bench.envs.registry import env_names as names
+    else:
+        from myriad_bench.agents.registry import agent_names as names
+    known = names()
+    if name not in known:
+        raise ValueError(f"unknown {kind} {name!r}; registered {kind}s: {', '.join(sorted(known))}")
+    return name
+
+
+class AgentConfig(BaseModel):
+    """Agent section: a registered agent ``name`` plus its hyperparameters as extra fields."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+
+    @field_validator("name")
+    @classmethod
+    def _known_agent(cls, name: str) -> str:
+        return _registered("agent", name)
+
+    def params(self) -> dict[str, Any]:
+        """The extra fields, i.e. the keyword arguments for ``make_agent``."""
+        return dict(self.model_extra or {})
+
+
+class EnvConfig(BaseModel):
+    """Environment section: a registered environment ``name`` plus overrides as extra fields."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+
+    @field_validator("name")
+    @classmethod
+    def _known_env(cls, name: str) -> str:
+        return _registered("env", name)
+
+    def params(self) -> dict[str, Any]:
+        """The extra fields, i.e. the keyword arguments for ``make_env``."""
+        return dict(self.model_extra or {})
+
+
+class _Root(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    def digest(self) -> str:
+        """A stable hex digest of everything that shapes the run's results, the seed aside."""
+        data = self.model_dump(mode="json")
+        data["run"].pop("seed", None)
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+class Config(_Root):
+    """A training run: ``run`` settings, the ``agent`` and the ``env``."""
+
+    run: RunConfig
+    agent: AgentConfig
+    env: EnvConfig
+
+
+class EvalConfig(_Root):
+    """An evaluation-only run: ``run`` settings, the ``agent`` and the ``env``."""
+
+    run: EvalRunConfig
+    agent: AgentConfig
+    env: EnvConfig
+
+
+def _route(run_fields: set[str], env: str, agent: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    sections: dict[str, dict[str, Any]] = {"run": {}, "agent": {"name": agent}, "env": {"name": env}}
+    for key, value in kwargs.items():
+        section, _, field = key.rpartition(".")
+        if section:
+            if section not in sections or not field:
+                raise ConfigError(
+                    f"cannot place {key!r}: dotted keys must start with 'run.', 'agent.' or 'env.'"
+                )
+        else:
+            section = "run" if key in run_fields else "agent"
+        if field == "name" and section != "run":
+            raise ConfigError(f"set the {section} name with {section}=..., not {key!r}")
+        sections[section][field] = value
+    return sections
+
+
+def create_config(*, env: str, agent: str, **kwargs: Any) -> Config:
+    """Build a :class:`Config`; each keyword goes to the section that has the field.
+
+    Run fields go to ``run``; ``agent.x`` / ``env.x`` go to that section; any other key is an
+    agent hyperparameter. Raises ``pydantic.ValidationError`` naming the field and the value.
+    """
+    return Config.model_validate(_route(set(RunConfig.model_fields), env, agent, kwargs))
+
+
+def create_eval_config(*, env: str, agent: str, **kwargs: Any) -> EvalConfig:
+    """Build an :class:`EvalConfig`, routing keywords like :func:`create_config`."""
+    return EvalConfig.model_validate(_route(set(EvalRunConfig.model_fields), env, agent, kwargs))
+
+
+def config_to_eval_config(config: Config) -> EvalConfig:
+    """The evaluation part of a training config (same agent, env, seed and eval settings)."""
+    run = {name: getattr(config.run, name) for name in EvalRunConfig.model_fields}
+    return EvalConfig(run=EvalRunConfig(**run), agent=config.agent, env=config.env)
+
+
+def save_config(config: Config | EvalConfig, path: Path | str) -> None:
+    """Write the config as YAML (atomically; parent folders are created)."""
+    from myriad_bench.platform.artifacts import atomic_write_bytes
+
+    text = yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+    atomic_write_bytes(Path(path), text.encode())
+
+
+_C = TypeVar("_C", Config, EvalConfig)
+
+
+def load_config(path: Path | str, cls: type[_C] = Config) -> _C:
+    """Read a config written by :func:`save_config` (or by hand).
+
+    Raises ``FileNotFoundError`` for a missing file and :class:`ConfigError` naming the file for
+    YAML that does not parse or does not validate.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_bytes())
+    except (yaml.YAMLError, UnicodeDecodeError, ValueError) as error:
+        raise ConfigError(f"{path}: not valid YAML ({error})") from error
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}: expected a mapping with run/agent/env sections, got {type(data).__name__}"
+        )
+    try:
+        return cls.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(f"{path}: invalid {cls.__name__}:\n{error}") from error

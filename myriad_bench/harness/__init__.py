@@ -1,0 +1,1 @@
+"""The pytest side: plugin hooks, fixtures, baselines, statistics and reports."""

@@ -1,0 +1,1 @@
+"""Runs: training and evaluation join environments and agents; results and their persistence."""
