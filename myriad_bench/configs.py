@@ -36,6 +36,10 @@ __all__ = [
 ]
 
 
+# The C dumper when PyYAML was built with libyaml: several times faster than the pure-Python one.
+_YamlDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
 class ConfigError(ValueError):
     """A configuration file or value that cannot be used; the message names the file or field."""
 
@@ -154,8 +158,8 @@ class EvalConfig(_Root):
 def _route(run_fields: set[str], env: str, agent: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     sections: dict[str, dict[str, Any]] = {"run": {}, "agent": {"name": agent}, "env": {"name": env}}
     for key, value in kwargs.items():
-        section, _, field = key.rpartition(".")
-        if section:
+        section, dot, field = key.rpartition(".")
+        if dot:
             if section not in sections or not field:
                 raise ConfigError(
                     f"cannot place {key!r}: dotted keys must start with 'run.', 'agent.' or 'env.'"
@@ -192,7 +196,7 @@ def save_config(config: Config | EvalConfig, path: Path | str) -> None:
     """Write the config as YAML (atomically; parent folders are created)."""
     from myriad_bench.platform.artifacts import atomic_write_bytes
 
-    text = yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+    text = yaml.dump(config.model_dump(mode="json"), Dumper=_YamlDumper, sort_keys=False)
     atomic_write_bytes(Path(path), text.encode())
 
 

@@ -1,0 +1,103 @@
+"""Agent state <-> Flax msgpack files (``checkpoints/final.msgpack``, ``save_agent``).
+
+The file holds ``flax.serialization.to_state_dict(state)`` packed with msgpack, the format of
+``flax.serialization.to_bytes``: nested dicts of NumPy arrays (any dtype, bfloat16 included) and
+Python scalars. Loading gives that raw nested dict back; :func:`restore_agent_state` puts it
+onto an agent's own state structure (a flax struct, an optax state, ...).
+
+>>> save_agent_state(results.agent_state, "agent.msgpack")          # doctest: +SKIP
+>>> raw = load_agent_state("agent.msgpack")                          # doctest: +SKIP
+>>> state = restore_agent_state(agent.init(key, obs, agent.params), raw)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+from flax import serialization
+
+from myriad_bench.platform.artifacts import ArtifactError, atomic_write_bytes
+
+__all__ = ["load_agent_state", "restore_agent_state", "save_agent_state"]
+
+
+def save_agent_state(state: Any, path: Path | str) -> None:
+    """Write ``state`` (any pytree Flax can turn into a state dict) to ``path`` atomically.
+
+    Raises :class:`ArtifactError` (a ``RuntimeError``) naming the path when there is no state
+    or it cannot be serialized.
+    """
+    path = Path(path)
+    if state is None:
+        raise ArtifactError(f"no agent state to save to {path}: the results carry agent_state=None")
+    try:
+        data = serialization.to_bytes(state)
+    except Exception as error:  # msgpack and flax raise a variety of types for unsupported leaves
+        raise ArtifactError(
+            f"could not serialize the agent state for {path} ({type(error).__name__}: {error}); "
+            "agent states must be pytrees of arrays and Python scalars"
+        ) from error
+    atomic_write_bytes(path, data)
+
+
+def load_agent_state(path: Path | str) -> Any:
+    """Read an agent state written by :func:`save_agent_state` (or ``flax.serialization.to_bytes``).
+
+    Returns the raw state dict: nested dicts of NumPy arrays and scalars. Raises
+    ``FileNotFoundError`` when ``path`` does not exist and :class:`ArtifactError` (a
+    ``RuntimeError``) naming the path when it is not a complete Flax msgpack file.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"agent state file not found: {path}")
+    if path.is_dir():
+        raise ArtifactError(
+            f"{path} is a directory, expected a msgpack file "
+            "(a run dir keeps its agent state in checkpoints/final.msgpack)"
+        )
+    data = path.read_bytes()
+    if not data:
+        raise ArtifactError(f"{path} is empty, expected a Flax msgpack agent state")
+    try:
+        return serialization.msgpack_restore(data)
+    except Exception as error:  # msgpack raises its own types, ValueError and TypeError alike
+        raise ArtifactError(
+            f"{path} could not be read as a Flax msgpack agent state ({type(error).__name__}: {error}); "
+            "the file is truncated, corrupt or of another format"
+        ) from error
+
+
+def restore_agent_state(target: Any, raw: Any, *, source: Path | str | None = None) -> Any:
+    """Put a raw state dict (from :func:`load_agent_state`) onto ``target``'s structure.
+
+    ``target`` is a state of the same agent built fresh (e.g. ``agent.init(...)``); its
+    structure is kept and its leaves are replaced by the stored ones. Raises
+    :class:`ArtifactError` naming ``source`` (the file) and the first mismatching entry when
+    the stored state has another structure or another array shape.
+    """
+    where = f"{source}: " if source is not None else ""
+    try:
+        restored = serialization.from_state_dict(target, raw)
+    except Exception as error:  # flax raises ValueError/KeyError/TypeError for mismatches
+        raise ArtifactError(
+            f"{where}stored agent state does not fit this agent's state ({type(error).__name__}: "
+            f"{error}); was it saved by another agent or with other hyperparameters?"
+        ) from error
+    expected = jax.tree_util.tree_flatten_with_path(target)[0]
+    found = jax.tree_util.tree_flatten_with_path(restored)[0]
+    if len(expected) != len(found):
+        raise ArtifactError(
+            f"{where}stored agent state has {len(found)} leaves, this agent's state has {len(expected)}"
+        )
+    for (key_path, want), (_, got) in zip(expected, found, strict=True):
+        want_shape, got_shape = np.shape(want), np.shape(got)
+        if want_shape != got_shape:
+            raise ArtifactError(
+                f"{where}stored agent state has shape {got_shape} at "
+                f"{jax.tree_util.keystr(key_path)}, this agent expects {want_shape}; was it saved "
+                "with other hyperparameters (network size, number of actions)?"
+            )
+    return restored

@@ -1,0 +1,177 @@
+"""Configs: keyword routing, validation errors that name field and value, digest, YAML round trip."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+import myriad_bench.strategies as mbst
+from myriad_bench.agents.registry import agent_names, register_agent
+from myriad_bench.configs import (
+    Config,
+    ConfigError,
+    EvalConfig,
+    config_to_eval_config,
+    create_config,
+    create_eval_config,
+    load_config,
+    save_config,
+)
+from myriad_bench.envs.registry import env_names, register_env
+
+
+def _never_built(*args: object, **kwargs: object) -> None:
+    raise AssertionError("config tests never build environments or agents")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def names() -> tuple[str, str]:
+    """A registered env and agent name; tiny dummies when no builtin is registered yet."""
+    if not env_names():
+        register_env("dummy-env", _never_built)
+    if not agent_names():
+        register_agent("dummy-agent", _never_built)
+    return env_names()[0], agent_names()[0]
+
+
+@pytest.fixture
+def env(names: tuple[str, str]) -> str:
+    return names[0]
+
+
+@pytest.fixture
+def agent(names: tuple[str, str]) -> str:
+    return names[1]
+
+
+def test_keywords_are_routed_to_their_section(env: str, agent: str) -> None:
+    config = create_config(
+        env=env, agent=agent, num_envs=4, steps_per_env=100, seed=7, learning_rate=3e-4, hidden=[8, 8]
+    )
+    assert (config.run.num_envs, config.run.steps_per_env, config.run.seed) == (4, 100, 7)
+    assert config.agent.params() == {"learning_rate": 3e-4, "hidden": [8, 8]}
+    assert config.env.params() == {}
+    assert config.run.total_timesteps == 400
+
+
+def test_dotted_keys_pick_the_section(env: str, agent: str) -> None:
+    config = create_config(
+        env=env, agent=agent, steps_per_env=10, **{"agent.seed": 3, "env.max_steps": 50, "run.num_envs": 2}
+    )
+    assert config.agent.params() == {"seed": 3}
+    assert config.run.seed == 42  # the run's own seed is untouched by agent.seed
+    assert config.env.params() == {"max_steps": 50}
+    assert config.run.num_envs == 2
+
+
+@pytest.mark.parametrize("key", ["foo.bar", "agent.", "agent.x.y"])
+def test_dotted_key_with_unknown_section_is_refused(env: str, agent: str, key: str) -> None:
+    with pytest.raises(ConfigError, match="cannot place"):
+        create_config(env=env, agent=agent, steps_per_env=10, **{key: 1})
+
+
+def test_names_cannot_be_set_through_dotted_keys(env: str, agent: str) -> None:
+    with pytest.raises(ConfigError, match=r"agent=\.\.\."):
+        create_config(env=env, agent=agent, steps_per_env=10, **{"agent.name": "other"})
+
+
+def test_misspelled_run_field_names_field_and_value(env: str, agent: str) -> None:
+    with pytest.raises(ValidationError) as error:
+        create_config(env=env, agent=agent, steps_per_env=10, **{"run.num_env": 4})
+    assert "num_env" in str(error.value)
+    assert "input_value=4" in str(error.value)
+
+
+@pytest.mark.parametrize(("field", "value"), [("num_envs", 0), ("steps_per_env", -5), ("eval_rollouts", 0)])
+def test_non_positive_sizes_name_field_and_value(env: str, agent: str, field: str, value: int) -> None:
+    kwargs = {"steps_per_env": 10, field: value}
+    with pytest.raises(ValidationError) as error:
+        create_config(env=env, agent=agent, **kwargs)
+    message = str(error.value)
+    assert f"run.{field}" in message
+    assert f"input_value={value}" in message
+
+
+def test_unknown_env_and_agent_names_are_refused(env: str, agent: str) -> None:
+    with pytest.raises(ValidationError) as error:
+        create_config(env="no-such-env", agent=agent, steps_per_env=10)
+    assert "env.name" in str(error.value) and "no-such-env" in str(error.value)
+    with pytest.raises(ValidationError) as error:
+        create_eval_config(env=env, agent="no-such-agent")
+    assert "agent.name" in str(error.value) and "no-such-agent" in str(error.value)
+
+
+def test_training_fields_are_not_eval_fields(env: str, agent: str) -> None:
+    # steps_per_env is no EvalRunConfig field, so it is an agent hyperparameter there.
+    config = create_eval_config(env=env, agent=agent, eval_rollouts=5, steps_per_env=10)
+    assert config.run.eval_rollouts == 5
+    assert config.agent.params() == {"steps_per_env": 10}
+
+
+def test_config_to_eval_config_keeps_agent_env_and_eval_settings(env: str, agent: str) -> None:
+    config = create_config(
+        env=env, agent=agent, steps_per_env=10, seed=3, eval_rollouts=7, eval_max_steps=20, lr=0.1
+    )
+    eval_config = config_to_eval_config(config)
+    assert isinstance(eval_config, EvalConfig)
+    assert (eval_config.run.seed, eval_config.run.eval_rollouts, eval_config.run.eval_max_steps) == (3, 7, 20)
+    assert eval_config.agent == config.agent and eval_config.env == config.env
+
+
+def test_digest_ignores_the_seed_only(env: str, agent: str) -> None:
+    base = create_config(env=env, agent=agent, steps_per_env=100, lr=0.1)
+    assert base.digest() == create_config(env=env, agent=agent, steps_per_env=100, lr=0.1, seed=1).digest()
+    changed = [
+        create_config(env=env, agent=agent, steps_per_env=101, lr=0.1),
+        create_config(env=env, agent=agent, steps_per_env=100, lr=0.2),
+        create_config(env=env, agent=agent, steps_per_env=100, lr=0.1, **{"env.max_steps": 9}),
+        create_config(env=env, agent=agent, steps_per_env=100, lr=0.1, eval_rollouts=3),
+    ]
+    digests = {c.digest() for c in changed}
+    assert base.digest() not in digests and len(digests) == len(changed)
+
+
+@given(mbst.configs(), st.integers(0, 2**31 - 1))
+def test_digest_is_seed_independent_for_any_config(config: Config, seed: int) -> None:
+    reseeded = config.model_copy(update={"run": config.run.model_copy(update={"seed": seed})})
+    assert reseeded.digest() == config.digest()
+
+
+@given(mbst.configs())
+def test_config_yaml_round_trip(config: Config) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / ".hydra" / "config.yaml"
+        save_config(config, path)
+        loaded = load_config(path, Config)
+    assert mbst.values_equal(loaded, config), mbst.first_difference(loaded, config)
+    assert loaded.digest() == config.digest()
+
+
+@given(mbst.eval_configs())
+def test_eval_config_yaml_round_trip(config: EvalConfig) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "config.yaml"
+        save_config(config, path)
+        loaded = load_config(path, EvalConfig)
+    assert mbst.values_equal(loaded, config), mbst.first_difference(loaded, config)
+
+
+def test_load_config_errors_name_the_file(tmp_path: Path, env: str, agent: str) -> None:
+    missing = tmp_path / "missing.yaml"
+    with pytest.raises(FileNotFoundError, match=r"missing\.yaml"):
+        load_config(missing)
+    training = tmp_path / "training.yaml"
+    save_config(create_config(env=env, agent=agent, steps_per_env=10), training)
+    with pytest.raises(ConfigError, match=r"training\.yaml.*EvalConfig"):
+        load_config(training, EvalConfig)  # steps_per_env is not an EvalRunConfig field
+    misspelled = tmp_path / "misspelled.yaml"
+    misspelled.write_text(
+        f"run: {{steps_per_env: 10, num_env: 3}}\nagent: {{name: {agent}}}\nenv: {{name: {env}}}\n"
+    )
+    with pytest.raises(ConfigError, match=r"(?s)misspelled\.yaml.*num_env"):
+        load_config(misspelled)
