@@ -7,7 +7,9 @@
   a batch ``(B, *obs_shape)``, the actions ``(B, *action_shape)``; ``deterministic`` (a Python
   bool, static) asks for the greedy policy used in evaluation.
 - ``update(key, state, batch, params) -> (state, metrics)``: one learning step; ``metrics`` is a
-  dict of scalars. Non-learning agents return the state unchanged and ``{}``.
+  dict of scalars. Non-learning agents return the state unchanged and ``{}``. What ``batch`` is
+  depends on ``off_policy`` and ``rollout_steps`` (see those fields; training in
+  ``myriad_bench.platform.training``).
 
 ``params`` is a hyperparameter struct; its static (non-pytree) fields must be hashable.
 """
@@ -44,3 +46,9 @@ class Agent(NamedTuple):
     select_action: Callable[..., tuple[jax.Array, Any]]
     update: Callable[[jax.Array, Any, Any, Any], tuple[Any, dict]] = no_update
     init_carry: Callable[[int, Any], Any] = no_carry
+    off_policy: bool = False
+    """How training feeds ``update``: off-policy agents get ``run.batch_size`` transitions sampled
+    from a replay buffer of ``run.buffer_size``; on-policy agents get their last rollout,
+    a ``Transition`` shaped ``(rollout_steps, num_envs, ...)``."""
+    rollout_steps: int = 1
+    """Steps of each environment between two ``update`` calls when ``run.rollout_steps`` is unset."""

@@ -1,0 +1,198 @@
+"""DQN: a Q-network trained from a replay buffer against a periodically synced target network.
+
+Off-policy (``Agent.off_policy``): training stores every step of every environment in a replay
+buffer of ``run.buffer_size`` transitions and calls :func:`update` once per step with
+``run.batch_size`` uniformly sampled transitions. Exploration is ε-greedy with ε decaying
+linearly from ``epsilon_start`` to ``epsilon_end`` over ``epsilon_decay_steps`` updates.
+Gradient steps start after ``learning_starts`` updates (the warm-up fills the buffer); the
+target network is copied from the online one every ``target_update_period`` updates (or moved
+towards it by ``tau`` when ``tau < 1``). Schedules count updates, i.e. steps of each environment.
+
+The defaults solve CartPole-v1 (``cartpole-control``) with one environment in 50 000 steps.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from myriad_bench.agents.agent import Agent
+from myriad_bench.agents.networks import MLP, activation_fn, hyperparameters
+from myriad_bench.agents.registry import register_agent
+from myriad_bench.core.spaces import Discrete, Space
+from myriad_bench.core.transition import Transition
+
+__all__ = ["DQNParams", "DQNState", "epsilon", "make_dqn", "q_network"]
+
+NAME = "dqn"
+
+_LOSSES = ("huber", "mse")
+
+
+@struct.dataclass
+class DQNParams:
+    """DQN hyperparameters (the defaults solve CartPole-v1). Structure is static; numbers are leaves."""
+
+    action_space: Discrete = struct.field(pytree_node=False)
+    hidden_sizes: tuple[int, ...] = struct.field(pytree_node=False, default=(64, 64))
+    activation: str = struct.field(pytree_node=False, default="relu")
+    loss: str = struct.field(pytree_node=False, default="mse")
+    """``"huber"`` or ``"mse"`` on the TD error."""
+    double_dqn: bool = struct.field(pytree_node=False, default=True)
+    """Pick the next action with the online network, value it with the target network."""
+    learning_rate: float = 5e-4
+    gamma: float = 0.99
+    epsilon_start: float = 1.0
+    epsilon_end: float = 0.04
+    epsilon_decay_steps: int = 8_000
+    """Updates over which ε decays linearly from ``epsilon_start`` to ``epsilon_end``."""
+    learning_starts: int = 1_000
+    """Updates before the first gradient step (the buffer fills meanwhile)."""
+    target_update_period: int = 100
+    """Updates between target-network syncs."""
+    tau: float = 1.0
+    """Sync step size: 1 copies the online network, smaller values move the target towards it."""
+    huber_delta: float = 1.0
+    max_grad_norm: float = 10.0
+
+
+@struct.dataclass
+class DQNState:
+    """Online and target network parameters, optimiser state and the update counter."""
+
+    params: Any
+    target_params: Any
+    opt_state: Any
+    step: jax.Array
+    """int32 number of :func:`update` calls so far (steps of each environment)."""
+
+
+def q_network(params: DQNParams) -> MLP:
+    """The Q-network ``obs (..., obs_dim) -> Q-values (..., num_actions)``."""
+    return MLP(params.hidden_sizes, params.action_space.n, params.activation)
+
+
+def _optimizer(params: DQNParams) -> optax.GradientTransformation:
+    # One flat vector instead of a tree: far fewer kernels per update on small networks.
+    return optax.flatten(
+        optax.chain(optax.clip_by_global_norm(params.max_grad_norm), optax.adam(params.learning_rate))
+    )
+
+
+def epsilon(step: jax.Array, params: DQNParams) -> jax.Array:
+    """ε after ``step`` updates: linear from ``epsilon_start`` to ``epsilon_end``, then constant."""
+    fraction = jnp.clip(step / jnp.maximum(params.epsilon_decay_steps, 1), 0.0, 1.0)
+    return params.epsilon_start + fraction * (params.epsilon_end - params.epsilon_start)
+
+
+def _init(key: jax.Array, obs: jax.Array, params: DQNParams) -> DQNState:
+    network_params = q_network(params).init(key, jnp.asarray(obs, jnp.float32)[None])
+    return DQNState(
+        params=network_params,
+        target_params=network_params,
+        opt_state=_optimizer(params).init(network_params),
+        step=jnp.zeros((), jnp.int32),
+    )
+
+
+def _select_action(
+    key: jax.Array, obs: jax.Array, carry: Any, state: DQNState, params: DQNParams, deterministic: bool
+) -> tuple[jax.Array, Any]:
+    q_values = q_network(params).apply(state.params, obs)
+    greedy = jnp.argmax(q_values, axis=-1).astype(jnp.int32)
+    if deterministic:
+        return greedy, carry
+    key_explore, key_random = jax.random.split(key)
+    explore = jax.random.uniform(key_explore, greedy.shape) < epsilon(state.step, params)
+    random_action = jax.random.randint(key_random, greedy.shape, 0, params.action_space.n, jnp.int32)
+    return jnp.where(explore, random_action, greedy), carry
+
+
+def _update(key: jax.Array, state: DQNState, batch: Transition, params: DQNParams) -> tuple[DQNState, dict]:
+    network = q_network(params)
+
+    def loss_fn(online_params: Any) -> tuple[jax.Array, dict]:
+        q_values = network.apply(online_params, batch.obs)
+        q_taken = jnp.take_along_axis(q_values, batch.action[..., None].astype(jnp.int32), axis=-1)[..., 0]
+        next_target = network.apply(state.target_params, batch.next_obs)
+        if params.double_dqn:
+            next_action = jnp.argmax(network.apply(online_params, batch.next_obs), axis=-1)
+            next_value = jnp.take_along_axis(next_target, next_action[..., None], axis=-1)[..., 0]
+        else:
+            next_value = jnp.max(next_target, axis=-1)
+        not_terminal = 1.0 - batch.terminated.astype(jnp.float32)
+        target = jax.lax.stop_gradient(batch.reward + params.gamma * not_terminal * next_value)
+        td_error = q_taken - target
+        if params.loss == "huber":
+            loss = jnp.mean(optax.huber_loss(td_error, delta=params.huber_delta))
+        else:
+            loss = 0.5 * jnp.mean(jnp.square(td_error))
+        return loss, {"q_value": jnp.mean(q_taken), "td_error": jnp.mean(jnp.abs(td_error))}
+
+    def learn(state: DQNState) -> tuple[DQNState, dict]:
+        (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+        updates, opt_state = _optimizer(params).update(grads, state.opt_state, state.params)
+        return state.replace(params=optax.apply_updates(state.params, updates), opt_state=opt_state), {
+            "loss": loss,
+            **aux,
+        }
+
+    def wait(state: DQNState) -> tuple[DQNState, dict]:
+        # The warm-up only fills the buffer; the metrics are those of the untrained network.
+        loss, aux = loss_fn(state.params)
+        return state, {"loss": loss, **aux}
+
+    state, metrics = jax.lax.cond(state.step >= params.learning_starts, learn, wait, state)
+    step = state.step + 1
+    sync = (step > params.learning_starts) & (step % params.target_update_period == 0)
+    target_params = jax.lax.cond(
+        sync,
+        lambda online, target: jax.tree.map(
+            lambda o, t: params.tau * o + (1.0 - params.tau) * t, online, target
+        ),
+        lambda online, target: target,
+        state.params,
+        state.target_params,
+    )
+    metrics["epsilon"] = epsilon(state.step, params)
+    return state.replace(target_params=target_params, step=step), metrics
+
+
+def make_dqn(action_space: Space, **hyperparams: Any) -> Agent:
+    """A DQN agent for a :class:`~myriad_bench.core.spaces.Discrete` action space.
+
+    ``hyperparams`` override the fields of :class:`DQNParams`. Raises ``ValueError`` naming the
+    hyperparameter for an unknown name or an unusable value.
+    """
+    if not isinstance(action_space, Discrete):
+        raise ValueError(f"agent {NAME!r} needs a Discrete action space, got {action_space!r}")
+    values = hyperparameters(NAME, DQNParams, hyperparams)
+    if values["loss"] not in _LOSSES:
+        raise ValueError(
+            f"agent {NAME!r}: hyperparameter loss must be one of {_LOSSES}, got {values['loss']!r}"
+        )
+    if not 0.0 < values["tau"] <= 1.0:
+        raise ValueError(f"agent {NAME!r}: hyperparameter tau must be in (0, 1], got {values['tau']!r}")
+    if values["target_update_period"] < 1:
+        raise ValueError(
+            f"agent {NAME!r}: hyperparameter target_update_period must be >= 1, "
+            f"got {values['target_update_period']!r}"
+        )
+    activation_fn(values["activation"])
+    return Agent(
+        name=NAME,
+        action_space=action_space,
+        params=DQNParams(action_space=action_space, **values),
+        init=_init,
+        select_action=_select_action,
+        update=_update,
+        off_policy=True,
+        rollout_steps=1,
+    )
+
+
+register_agent(NAME, make_dqn)

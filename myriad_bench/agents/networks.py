@@ -1,0 +1,187 @@
+"""Shared pieces of the learning agents: Flax networks and the hyperparameter check."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["MLP", "ActorCritic", "activation_fn", "hyperparameters", "minibatch_epochs"]
+
+_ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "relu": nn.relu,
+    "tanh": nn.tanh,
+    "gelu": nn.gelu,
+    "silu": nn.silu,
+    "elu": nn.elu,
+}
+
+
+def activation_fn(name: str) -> Callable[[jax.Array], jax.Array]:
+    """The activation called ``name``; a ``ValueError`` lists the known ones."""
+    try:
+        return _ACTIVATIONS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown activation {name!r}; choose one of {', '.join(sorted(_ACTIVATIONS))}"
+        ) from None
+
+
+class MLP(nn.Module):
+    """``hidden_sizes`` dense layers (optionally LayerNorm before the activation), then ``num_outputs``.
+
+    Orthogonal initialisation (gain √2 in hidden layers, ``output_scale`` in the last one) as in
+    PureJaxRL; biases start at zero. Inputs ``(..., in_dim)`` map to ``(..., num_outputs)``.
+    """
+
+    hidden_sizes: tuple[int, ...]
+    num_outputs: int
+    activation: str = "relu"
+    layer_norm: bool = False
+    output_scale: float = 1.0
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        act = activation_fn(self.activation)
+        for size in self.hidden_sizes:
+            x = nn.Dense(size, kernel_init=nn.initializers.orthogonal(np.sqrt(2.0)))(x)
+            if self.layer_norm:
+                x = nn.LayerNorm()(x)
+            x = act(x)
+        return nn.Dense(self.num_outputs, kernel_init=nn.initializers.orthogonal(self.output_scale))(x)
+
+
+class ActorCritic(nn.Module):
+    """Separate actor and critic MLPs (PureJaxRL's PPO network).
+
+    ``policy(x)`` gives the action logits ``(..., num_actions)`` of a discrete space, or
+    ``(mean, log_std)`` each ``(..., action_dim)`` of a continuous one (a state-independent
+    log standard deviation); ``value(x)`` gives ``(...,)``; calling the module gives both.
+    """
+
+    hidden_sizes: tuple[int, ...]
+    action_dim: int
+    continuous: bool = False
+    activation: str = "tanh"
+
+    def setup(self) -> None:
+        self.actor = MLP(self.hidden_sizes, self.action_dim, self.activation, output_scale=0.01)
+        self.critic = MLP(self.hidden_sizes, 1, self.activation, output_scale=1.0)
+        if self.continuous:
+            self.log_std = self.param("log_std", nn.initializers.zeros, (self.action_dim,))
+
+    def policy(self, x: jax.Array) -> jax.Array | tuple[jax.Array, jax.Array]:
+        head = self.actor(x)
+        if self.continuous:
+            return head, jnp.broadcast_to(self.log_std, head.shape)
+        return head
+
+    def value(self, x: jax.Array) -> jax.Array:
+        return self.critic(x)[..., 0]
+
+    def __call__(self, x: jax.Array) -> tuple[jax.Array | tuple[jax.Array, jax.Array], jax.Array]:
+        return self.policy(x), self.value(x)
+
+
+def minibatch_epochs(
+    key: jax.Array,
+    carry: Any,
+    data: Any,
+    num_epochs: int,
+    num_minibatches: int,
+    minibatch_step: Callable[[Any, Any], tuple[Any, dict]],
+) -> tuple[Any, dict]:
+    """``num_epochs`` passes over ``data`` in shuffled minibatches: PPO's and PQN's inner loop.
+
+    ``data`` is a pytree with a leading axis of n samples; each epoch draws a permutation and
+    splits it into ``min(num_minibatches, n)`` minibatches of ``n // num_minibatches`` samples
+    (the remainder sits out that epoch). ``minibatch_step(carry, minibatch) -> (carry,
+    metrics)``. Returns the final carry and the metrics averaged over all minibatch steps.
+    """
+    n = jax.tree.leaves(data)[0].shape[0]
+    count = min(num_minibatches, n)
+    size = n // count
+    names: list[str] = []  # filled while the step is traced
+
+    # Each step's metrics leave the scan as one stacked vector: one write per step, not one per metric.
+    def step(carry: Any, minibatch: Any) -> tuple[Any, jax.Array]:
+        carry, metrics = minibatch_step(carry, minibatch)
+        names[:] = list(metrics)
+        return carry, jnp.stack([jnp.asarray(metrics[name], jnp.float32) for name in names])
+
+    def epoch(carry: Any, epoch_key: jax.Array) -> tuple[Any, jax.Array]:
+        order = jax.random.permutation(epoch_key, n)[: count * size].reshape(count, size)
+        minibatches = jax.tree.map(lambda x: x[order], data)
+        return jax.lax.scan(step, carry, minibatches)
+
+    carry, metrics = jax.lax.scan(epoch, carry, jax.random.split(key, num_epochs))
+    means = jnp.mean(metrics, axis=(0, 1))
+    return carry, {name: means[i] for i, name in enumerate(names)}
+
+
+def hyperparameters(agent: str, params_cls: type, given: dict[str, Any]) -> dict[str, Any]:
+    """The defaults of ``params_cls`` (a flax struct with defaults) updated with ``given``.
+
+    Each given value is coerced to the type of its default (float, int, bool, str, tuple of
+    ints). Raises ``ValueError`` naming the agent, the hyperparameter and the value for an
+    unknown name or a value of the wrong kind.
+    """
+    defaults = {
+        field.name: field.default
+        for field in dataclasses.fields(params_cls)
+        if field.default is not dataclasses.MISSING
+    }
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        raise ValueError(
+            f"agent {agent!r} has no hyperparameter {', '.join(map(repr, unknown))}; "
+            f"it takes: {', '.join(defaults)}"
+        )
+    values = dict(defaults)
+    for name, value in given.items():
+        values[name] = _coerce(agent, name, value, defaults[name])
+    return values
+
+
+def _coerce(agent: str, name: str, value: Any, default: Any) -> Any:
+    def fail(kind: str) -> ValueError:
+        return ValueError(f"agent {agent!r}: hyperparameter {name} must be {kind}, got {value!r}")
+
+    if isinstance(default, bool):
+        if not isinstance(value, bool | np.bool_):
+            raise fail("true or false")
+        return bool(value)
+    if isinstance(default, int):
+        if isinstance(value, bool) or not float(_number(value, fail("an integer"))).is_integer():
+            raise fail("an integer")
+        return int(value)
+    if isinstance(default, float):
+        number = float(_number(value, fail("a number")))
+        if isinstance(value, bool) or not math.isfinite(number):
+            raise fail("a finite number")
+        return number
+    if isinstance(default, tuple):
+        if isinstance(value, str | bytes) or not isinstance(value, tuple | list):
+            raise fail("a list of positive integers")
+        sizes = tuple(_coerce(agent, name, size, 0) for size in value)
+        if not sizes or min(sizes) < 1:
+            raise fail("a non-empty list of positive integers")
+        return sizes
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise fail("a string")
+        return value
+    return value
+
+
+def _number(value: Any, error: ValueError) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise error from None
