@@ -1,12 +1,21 @@
-"""The ``myriad-bench`` command."""
+"""The ``myriad-bench`` command.
+
+- ``myriad-bench run [--suite DIR] [pytest args...]``: the benchmark suite with its summary.
+- ``myriad-bench compare RUN_DIR BASELINE_DIR``: check saved runs against a baseline folder with
+  the same engine and message as the ``baseline`` fixture; exit 0 when it passes, 1 when not.
+- ``myriad-bench baselines list [--dir DIR]``: the stored cases with their seeds and summary.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+_PASS, _FAIL, _ERROR = 0, 1, 2
 
 
 def _run(args: argparse.Namespace, extra: list[str]) -> int:
@@ -20,16 +29,128 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
     return int(pytest.main([str(suite), "-p", "no:cacheprovider", *extra]))
 
 
+def _run_fingerprint(run_dir: Path) -> dict | None:
+    """The platform fingerprint recorded with a run (``None`` when the run dir has none)."""
+    from myriad_bench.platform.artifacts import read_run_metadata
+
+    candidates = [run_dir] if (run_dir / "results.pkl").is_file() else sorted(run_dir.glob("seed-*"))
+    for candidate in candidates:
+        try:
+            return read_run_metadata(candidate).get("fingerprint")
+        except (FileNotFoundError, RuntimeError):
+            continue
+    return None
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from myriad_bench.harness.baselines import (
+        BaselineError,
+        CheckOptions,
+        check_results,
+        read_baseline_dir,
+        read_run_dirs,
+    )
+
+    baseline_dir, run_dir = Path(args.baseline_dir), Path(args.run_dir)
+    try:
+        options = CheckOptions(compare=args.compare, alpha=args.alpha, margin=args.margin)
+        stored = read_baseline_dir(baseline_dir)
+        runs = read_run_dirs(run_dir, kind=stored.kind)
+    except (BaselineError, ValueError) as error:
+        print(f"myriad-bench compare: {error}", file=sys.stderr)
+        return _ERROR
+    outcome = check_results(
+        stored.case,
+        runs,
+        stored,
+        options=options,
+        fingerprint=_run_fingerprint(run_dir),
+        update_command=f"python -m pytest <the test of case {stored.case}> --myriad-update-baselines",
+    )
+    if outcome.passed:
+        print(f"case '{stored.case}' passed: {outcome.message}")
+        for verdict in outcome.verdicts:
+            print(f"  {verdict.describe()}")
+        return _PASS
+    print(outcome.message)
+    return _FAIL
+
+
+def _baseline_rows(root: Path) -> list[dict[str, Any]]:
+    from myriad_bench.harness.baselines import BaselineError, BaselineStore
+
+    store = BaselineStore(root)
+    rows = []
+    for case in store.cases():
+        try:
+            baseline = store.read(case)
+        except BaselineError as error:
+            rows.append(
+                {"case": case, "kind": "ERROR", "seeds": "", "final return": "", "created": str(error)}
+            )
+            continue
+        summary = baseline.meta.get("summary") or {}
+        final = summary.get("final_return_mean")
+        rows.append(
+            {
+                "case": case,
+                "kind": baseline.kind,
+                "seeds": ",".join(str(s) for s in baseline.seeds),
+                "final return": "—" if final is None else f"{final:.4g}",
+                "created": str(baseline.meta.get("created", "")),
+            }
+        )
+    return rows
+
+
+def _baselines(args: argparse.Namespace) -> int:
+    root = Path(args.dir)
+    if not root.is_dir():
+        print(f"myriad-bench baselines: no baselines folder at {root}", file=sys.stderr)
+        return _ERROR
+    rows = _baseline_rows(root)
+    if not rows:
+        print(f"no baselines in {root}")
+        return _PASS
+    columns = list(rows[0])
+    widths = {c: max(len(c), *(len(r[c]) for r in rows)) for c in columns}
+    print("  ".join(c.ljust(widths[c]) for c in columns).rstrip())
+    for row in rows:
+        print("  ".join(row[c].ljust(widths[c]) for c in columns).rstrip())
+    return _ERROR if any(r["kind"] == "ERROR" for r in rows) else _PASS
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="myriad-bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="myriad-bench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the benchmark suite (extra arguments go to pytest)")
     run.add_argument(
         "--suite", default="benchmarks", help="folder of the benchmark suite (default: benchmarks)"
     )
+    compare = sub.add_parser("compare", help="check saved runs against a baseline folder")
+    compare.add_argument(
+        "run_dir", metavar="RUN_DIR", help="a saved run dir, or a folder of seed-<k>/ run dirs"
+    )
+    compare.add_argument("baseline_dir", metavar="BASELINE_DIR", help="a baseline folder (baselines/<case>)")
+    compare.add_argument("--compare", choices=("auto", "exact", "stat"), default="auto")
+    compare.add_argument("--alpha", type=float, default=0.01, help="risk of a false regression verdict")
+    compare.add_argument(
+        "--margin", type=float, default=0.05, help="tolerated regression, fraction of |baseline|"
+    )
+    baselines = sub.add_parser("baselines", help="inspect the stored baselines")
+    baselines_sub = baselines.add_subparsers(dest="action", required=True)
+    listing = baselines_sub.add_parser("list", help="list the stored cases")
+    listing.add_argument("--dir", default="baselines", help="baselines folder (default: baselines)")
+
     args, extra = parser.parse_known_args(argv)
     if args.command == "run":
         return _run(args, extra)
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "compare":
+        return _compare(args)
+    if args.command == "baselines":
+        return _baselines(args)
     parser.error(f"unknown command {args.command}")
     return 2
 

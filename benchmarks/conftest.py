@@ -1,0 +1,26 @@
+"""Settings shared by the benchmark suite (``myriad-bench run`` runs this folder).
+
+The cases use the plugin's fixtures (``myriad_train``, ``myriad_evaluate``, ``myriad_benchmark``,
+``baseline``); here each case only gets its pytest-benchmark group from its module, so the
+timing table groups training and evaluation cases, and the suite's runs stay quiet.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+# Training prints a progress line per evaluation outside pytest; keep the suite's output to the summary.
+os.environ.setdefault("MYRIAD_BENCH_VERBOSE", "0")
+
+# The throughput and persistence modules name their groups themselves.
+_GROUPS = {"test_training": "training", "test_evaluation": "evaluation"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        group = _GROUPS.get(item.module.__name__.rpartition(".")[2]) if item.module else None
+        marker = item.get_closest_marker("benchmark")
+        if group and (marker is None or "group" not in marker.kwargs):
+            item.add_marker(pytest.mark.benchmark(group=group))

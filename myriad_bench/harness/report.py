@@ -1,0 +1,277 @@
+"""Reports of a session's baseline checks: terminal table, report.json, report.md and PNG curves.
+
+A record is the plain dict a check produces (``check_results(...).record`` plus the test's node
+id and throughput); everything here reads records only, so reports built on xdist workers and
+merged on the controller look the same as in-process ones. Plots need matplotlib (the
+``plots`` extra); without it they are skipped with a note.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "REPORT_FORMAT_VERSION",
+    "ReportFiles",
+    "is_failing",
+    "markdown_report",
+    "plot_case",
+    "summary_rows",
+    "table_lines",
+    "verdict_label",
+    "write_report",
+]
+
+REPORT_FORMAT_VERSION = 1
+COLUMNS = ("case", "seeds", "baseline", "obtained", "Δ%", "verdict", "mode", "env-steps/s")
+_BAD_LABELS = frozenset({"not reproduced", "no baseline", "refused", "config differs", "failed"})
+
+
+def is_failing(label: str) -> bool:
+    """Whether a :func:`verdict_label` marks a failed case."""
+    return label in _BAD_LABELS or label.startswith("regression")
+
+
+def verdict_label(record: dict[str, Any]) -> str:
+    """What happened to a case, in a word or two."""
+    status = record.get("status")
+    if status == "missing":
+        return "no baseline"
+    if status == "error":
+        return "refused"
+    if status == "written":
+        return "written"
+    if record.get("config_differences"):
+        return "config differs"
+    return str(record.get("verdict") or ("failed" if status == "failed" else status or "?"))
+
+
+def _num(value: Any, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    return f"{value:.{digits}g}"
+
+
+def _plus_minus(point: Any, interval: Sequence[float] | None) -> str:
+    if point is None:
+        return "—"
+    if not interval:
+        return _num(point)
+    half = (interval[1] - interval[0]) / 2.0
+    return f"{_num(point)} ± {_num(half, 2)}"
+
+
+def _steps_per_s(value: Any) -> str:
+    if value is None:
+        return "—"
+    if value >= 1e6:
+        return f"{value / 1e6:.2f}M"
+    if value >= 1e3:
+        return f"{value / 1e3:.1f}k"
+    return f"{value:.0f}"
+
+
+def _delta_pct(record: dict[str, Any]) -> str:
+    base, rel, ci = record.get("final_return_baseline"), record.get("relative_delta"), record.get("delta_ci")
+    if rel is None or base in (None, 0):
+        return "—"
+    text = f"{rel:+.1%}"
+    if ci:
+        text += f" [{ci[0] / abs(base):+.1%}, {ci[1] / abs(base):+.1%}]"
+    return text
+
+
+def summary_rows(records: Iterable[dict[str, Any]]) -> list[dict[str, str]]:
+    """One row of strings per record, keyed by :data:`COLUMNS`, sorted by case."""
+    rows = []
+    for record in sorted(records, key=lambda r: (r.get("case", ""), r.get("nodeid", ""))):
+        seeds = record.get("seeds") or []
+        rows.append(
+            {
+                "case": record.get("case", "?"),
+                "seeds": str(len(seeds)) if seeds else "—",
+                "baseline": _plus_minus(
+                    record.get("final_return_baseline"), record.get("final_return_baseline_ci")
+                ),
+                "obtained": _plus_minus(
+                    record.get("final_return_obtained"), record.get("final_return_obtained_ci")
+                ),
+                "Δ%": _delta_pct(record),
+                "verdict": verdict_label(record),
+                "mode": record.get("mode") or "—",
+                "env-steps/s": _steps_per_s(record.get("env_steps_per_s")),
+            }
+        )
+    return rows
+
+
+def table_lines(rows: list[dict[str, str]]) -> list[str]:
+    """A plain aligned text table (header first)."""
+    widths = {c: max([len(c)] + [len(r[c]) for r in rows]) for c in COLUMNS}
+    line = lambda values: "  ".join(v.ljust(widths[c]) for c, v in zip(COLUMNS, values, strict=True)).rstrip()  # noqa: E731
+    return [line(COLUMNS), *(line([r[c] for c in COLUMNS]) for r in rows)]
+
+
+def markdown_report(
+    records: list[dict[str, Any]], *, unused: Sequence[str] = (), notes: Sequence[str] = ()
+) -> str:
+    """The report as Markdown (also what goes to ``$GITHUB_STEP_SUMMARY``)."""
+    rows = summary_rows(records)
+    bad = [r for r in rows if is_failing(r["verdict"])]
+    lines = [
+        "## myriad-bench",
+        "",
+        f"{len(rows)} case{'s' if len(rows) != 1 else ''} checked, {len(bad)} failing. "
+        "Final evaluation return: mean ± half-width of its confidence interval; "
+        "Δ% relative to the baseline, with the interval of the difference.",
+        "",
+        "| " + " | ".join(COLUMNS) + " |",
+        "|" + "|".join("---" for _ in COLUMNS) + "|",
+    ]
+    for row in rows:
+        cells = [row[c].replace("|", "\\|") for c in COLUMNS]
+        if is_failing(row["verdict"]):
+            cells[COLUMNS.index("verdict")] = f"**{cells[COLUMNS.index('verdict')]}**"
+        lines.append("| " + " | ".join(cells) + " |")
+    failing = [r for r in records if is_failing(verdict_label(r)) and r.get("message")]
+    if failing:
+        lines += ["", "### Failures", ""]
+        for record in sorted(failing, key=lambda r: r.get("case", "")):
+            lines += [
+                f"<details><summary>{record.get('case')} — {verdict_label(record)}</summary>",
+                "",
+                "```",
+                str(record["message"]),
+                "```",
+                "</details>",
+                "",
+            ]
+    if unused:
+        lines += ["", "### Unused baselines", "", *(f"- `{case}`" for case in unused)]
+    if notes:
+        lines += ["", *(f"_{note}_" for note in notes)]
+    return "\n".join(lines) + "\n"
+
+
+def _series(curves: dict[str, Any]) -> list[tuple[str, list[float], list[float]]]:
+    return [
+        (seed, c["steps"], c["mean_return"]) for seed, c in sorted(curves.items(), key=lambda kv: int(kv[0]))
+    ]
+
+
+def plot_case(record: dict[str, Any], path: Path) -> bool:
+    """Write the learning curve of one case with the baseline's band; ``False`` if there is no curve.
+
+    Raises ``ImportError`` when matplotlib is missing.
+    """
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    obtained = _series(record.get("obtained_curves") or {})
+    if not obtained or max(len(steps) for _, steps, _ in obtained) < 2:
+        return False
+    figure = Figure(figsize=(6.4, 4.0), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    baseline = _series(record.get("baseline_curves") or {})
+    lengths = {len(steps) for _, steps, _ in baseline}
+    if baseline and len(lengths) == 1:
+        steps = np.asarray(baseline[0][1])
+        values = np.asarray([v for _, _, v in baseline], dtype=float)
+        axes.fill_between(
+            steps, values.min(0), values.max(0), color="0.6", alpha=0.35, label="baseline (seed range)"
+        )
+        axes.plot(steps, values.mean(0), color="0.3", linestyle="--", label="baseline mean")
+    for _seed, steps, values in obtained:
+        axes.plot(steps, values, color="tab:blue", alpha=0.35, linewidth=1)
+    if len({len(s) for _, s, _ in obtained}) == 1:
+        values = np.asarray([v for _, _, v in obtained], dtype=float)
+        axes.plot(obtained[0][1], values.mean(0), color="tab:blue", linewidth=2, label="obtained mean")
+    axes.set_xlabel("steps per env")
+    axes.set_ylabel("mean evaluation return")
+    axes.set_title(f"{record.get('case')} — {verdict_label(record)}", fontsize=10)
+    axes.legend(loc="best", fontsize=8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    return True
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    return str(value)
+
+
+@dataclass
+class ReportFiles:
+    """What :func:`write_report` wrote, and notes on what it skipped."""
+
+    json: Path
+    markdown: Path
+    plots: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def write_report(
+    directory: Path | str,
+    records: list[dict[str, Any]],
+    *,
+    unused: Sequence[str] = (),
+    settings: dict[str, Any] | None = None,
+) -> ReportFiles:
+    """Write ``report.json``, ``report.md`` and one ``<case>.png`` per training case into ``directory``.
+
+    The Markdown is also appended to ``$GITHUB_STEP_SUMMARY`` when that variable is set.
+    """
+    from myriad_bench.platform.artifacts import atomic_write_bytes
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    notes: list[str] = []
+    plots: list[Path] = []
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        notes.append(
+            "learning-curve plots skipped: matplotlib is not installed (pip install 'myriad-bench[plots]')"
+        )
+    else:
+        for record in records:
+            if record.get("kind") != "training":
+                continue
+            path = directory / f"{record.get('case', 'case')}.png"
+            if plot_case(record, path):
+                plots.append(path)
+    payload = {
+        "format_version": REPORT_FORMAT_VERSION,
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "settings": settings or {},
+        "cases": sorted(records, key=lambda r: (r.get("case", ""), r.get("nodeid", ""))),
+        "unused_baselines": list(unused),
+        "plots": [p.name for p in plots],
+        "notes": notes,
+    }
+    json_path = directory / "report.json"
+    atomic_write_bytes(json_path, json.dumps(_jsonable(payload), indent=2).encode())
+    md_path = directory / "report.md"
+    text = markdown_report(records, unused=unused, notes=notes)
+    atomic_write_bytes(md_path, text.encode())
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as f:
+            f.write(text)
+    return ReportFiles(json_path, md_path, plots, notes)

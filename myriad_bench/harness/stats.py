@@ -1,0 +1,313 @@
+"""Comparison of returns: bootstrap confidence intervals, verdicts, exact checks, curve areas.
+
+A small rliable-style surface of plain NumPy functions. Scores are arrays shaped ``(runs,)``
+(one number per seed) or ``(runs, episodes)`` (the episode returns of each seed); higher is
+better. Intervals come from a seeded two-level bootstrap: runs are resampled with replacement,
+then episodes within each resampled run, so the interval reflects both the seed-to-seed and
+the episode-to-episode spread (with one run, only the latter). Comparing two groups is
+stratified: each group is resampled on its own.
+
+>>> verdict = compare_scores([480.0, 500.0, 495.0], [300.0, 310.0, 290.0], alpha=0.01)
+>>> verdict.kind, verdict.n
+('improvement', 3)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+__all__ = [
+    "STATISTICS",
+    "ExactResult",
+    "Interval",
+    "Verdict",
+    "area_under_curve",
+    "auc_weights",
+    "compare_scores",
+    "exact_match",
+    "interval_estimate",
+    "iqm",
+]
+
+VerdictKind = Literal["regression", "no change", "improvement"]
+
+# Bootstrap samples drawn per chunk: bounds memory at about 8 * _CHUNK_ELEMENTS bytes.
+_CHUNK_ELEMENTS = 4_000_000
+
+
+def iqm(samples: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Interquartile mean along ``axis``: the mean of the middle 50% (25% cut from each end)."""
+    samples = np.sort(np.asarray(samples, dtype=np.float64), axis=axis)
+    n = samples.shape[axis]
+    cut = int(0.25 * n)
+    return np.take(samples, np.arange(cut, n - cut), axis=axis).mean(axis=axis)
+
+
+def _mean(samples: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.asarray(samples, dtype=np.float64).mean(axis=axis)
+
+
+STATISTICS: dict[str, Callable[..., np.ndarray]] = {"mean": _mean, "iqm": iqm}
+"""Aggregate statistics by name; each reduces an axis of pooled scores."""
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A point estimate and its bootstrap confidence interval."""
+
+    point: float
+    low: float
+    high: float
+    confidence: float
+    n: int
+    """Number of runs (seeds) behind the estimate."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of comparing obtained scores with baseline scores.
+
+    ``delta`` is obtained minus baseline (of the chosen statistic); ``ci_low``/``ci_high`` bound it
+    with confidence ``confidence = 1 - alpha``. ``margin`` is relative to ``|baseline|`` and
+    ``margin_abs`` is the same in return units.
+    """
+
+    kind: VerdictKind
+    delta: float
+    ci_low: float
+    ci_high: float
+    n: int
+    """Number of obtained runs (seeds); ``n_baseline`` is the baseline's."""
+    n_baseline: int
+    baseline: float
+    obtained: float
+    confidence: float
+    margin: float
+    margin_abs: float
+    statistic: str
+    metric: str = "return"
+
+    @property
+    def relative_delta(self) -> float:
+        """``delta / |baseline|`` (``nan`` when the baseline is 0)."""
+        return self.delta / abs(self.baseline) if self.baseline else float("nan")
+
+    def describe(self) -> str:
+        """One line such as ``regression: Δ -52.1 (99% CI [-80.3, -20.2]), n=3 vs 3 seeds``."""
+        pct = self.relative_delta
+        pct_text = "" if np.isnan(pct) else f" ({pct:+.1%})"
+        margin_text = f", margin {self.margin:.0%} = {self.margin_abs:.3g}" if self.margin else ""
+        return (
+            f"{self.metric}: {self.kind}: {self.statistic} {self.obtained:.4g} vs baseline "
+            f"{self.baseline:.4g}, Δ {self.delta:+.4g}{pct_text} "
+            f"({self.confidence:.0%} CI [{self.ci_low:+.4g}, {self.ci_high:+.4g}]{margin_text}), "
+            f"n={self.n} vs {self.n_baseline} seeds"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _as_runs(scores: Any, what: str) -> np.ndarray:
+    """Scores as float64 ``(runs, episodes)``; a 1-D input has one episode per run."""
+    array = np.asarray(scores, dtype=np.float64)
+    if array.ndim == 1:
+        array = array[:, None]
+    if array.ndim != 2:
+        raise ValueError(f"{what} scores must be shaped (runs,) or (runs, episodes), got shape {array.shape}")
+    if array.size == 0:
+        raise ValueError(f"{what} scores are empty (shape {array.shape}); at least one run is needed")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{what} scores contain NaN or infinite values: {array.ravel()[:8]}")
+    return array
+
+
+def _statistic(name: str) -> Callable[..., np.ndarray]:
+    try:
+        return STATISTICS[name]
+    except KeyError:
+        raise ValueError(f"unknown statistic {name!r}; choose one of {', '.join(STATISTICS)}") from None
+
+
+def _bootstrap(
+    scores: np.ndarray, statistic: Callable[..., np.ndarray], reps: int, rng: np.random.Generator
+) -> np.ndarray:
+    """``reps`` bootstrap replicates of ``statistic`` over pooled resampled scores, shape ``(reps,)``."""
+    runs, episodes = scores.shape
+    out = np.empty(reps, dtype=np.float64)
+    chunk = max(1, _CHUNK_ELEMENTS // (runs * episodes))
+    for start in range(0, reps, chunk):
+        size = min(chunk, reps - start)
+        run_idx = rng.integers(0, runs, size=(size, runs))
+        if episodes > 1:
+            episode_idx = rng.integers(0, episodes, size=(size, runs, episodes))
+            sample = scores[run_idx[..., None], episode_idx]
+        else:
+            sample = scores[run_idx]
+        out[start : start + size] = statistic(sample.reshape(size, -1), axis=-1)
+    return out
+
+
+def _check_common(reps: int, confidence: float) -> None:
+    if not isinstance(reps, int | np.integer) or reps < 1:
+        raise ValueError(f"reps must be a positive integer, got {reps!r}")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must lie strictly between 0 and 1, got {confidence!r}")
+
+
+def interval_estimate(
+    scores: Any, statistic: str = "mean", reps: int = 2000, confidence: float = 0.95, seed: int = 0
+) -> Interval:
+    """Point estimate and percentile bootstrap interval of ``statistic`` over ``scores``.
+
+    >>> interval_estimate([1.0, 2.0, 3.0, 4.0], confidence=0.9).point
+    2.5
+    """
+    _check_common(reps, confidence)
+    data = _as_runs(scores, "the")
+    stat = _statistic(statistic)
+    point = float(stat(data.ravel()))
+    replicates = _bootstrap(data, stat, reps, np.random.default_rng(seed))
+    tail = (1.0 - confidence) / 2.0
+    low, high = np.quantile(replicates, [tail, 1.0 - tail])
+    return Interval(point, float(low), float(high), confidence, data.shape[0])
+
+
+def compare_scores(
+    obtained: Any,
+    baseline: Any,
+    alpha: float = 0.01,
+    margin: float = 0.0,
+    reps: int = 2000,
+    seed: int = 0,
+    *,
+    statistic: str = "mean",
+    metric: str = "return",
+) -> Verdict:
+    """Verdict on ``obtained`` versus ``baseline`` scores (higher is better).
+
+    The difference of ``statistic`` (obtained minus baseline) gets a stratified bootstrap
+    interval at confidence ``1 - alpha``. The verdict is ``regression`` when the whole interval
+    lies below ``-margin * |baseline|`` (worse, with confidence, by more than the margin),
+    ``improvement`` when it lies above ``+margin * |baseline|``, ``no change`` otherwise.
+    Seeded: the same data and seed always give the same verdict.
+    """
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must lie strictly between 0 and 1 (confidence is 1 - alpha), got {alpha!r}")
+    _check_common(reps, 1.0 - alpha)
+    if margin < 0:
+        raise ValueError(f"margin must be >= 0 (a fraction of |baseline|), got {margin!r}")
+    new = _as_runs(obtained, "obtained")
+    old = _as_runs(baseline, "baseline")
+    stat = _statistic(statistic)
+    new_point = float(stat(new.ravel()))
+    old_point = float(stat(old.ravel()))
+    # Independent streams per group: a group's replicates do not depend on the other's shape.
+    new_seq, old_seq = np.random.SeedSequence(seed).spawn(2)
+    differences = _bootstrap(new, stat, reps, np.random.default_rng(new_seq)) - _bootstrap(
+        old, stat, reps, np.random.default_rng(old_seq)
+    )
+    low, high = (float(q) for q in np.quantile(differences, [alpha / 2.0, 1.0 - alpha / 2.0]))
+    margin_abs = margin * abs(old_point)
+    kind: VerdictKind
+    if high < -margin_abs:
+        kind = "regression"
+    elif low > margin_abs:
+        kind = "improvement"
+    else:
+        kind = "no change"
+    return Verdict(
+        kind=kind,
+        delta=new_point - old_point,
+        ci_low=low,
+        ci_high=high,
+        n=new.shape[0],
+        n_baseline=old.shape[0],
+        baseline=old_point,
+        obtained=new_point,
+        confidence=1.0 - alpha,
+        margin=margin,
+        margin_abs=margin_abs,
+        statistic=statistic,
+        metric=metric,
+    )
+
+
+@dataclass(frozen=True)
+class ExactResult:
+    """Whether two arrays agree within float tolerance, and where they differ most."""
+
+    ok: bool
+    max_abs_diff: float
+    worst_index: tuple[int, ...] | None
+    reason: str = ""
+
+
+def exact_match(obtained: Any, baseline: Any, rtol: float = 1e-5, atol: float = 1e-6) -> ExactResult:
+    """Element-wise ``|obtained - baseline| <= atol + rtol * |baseline|`` over same-shaped arrays."""
+    new = np.asarray(obtained, dtype=np.float64)
+    old = np.asarray(baseline, dtype=np.float64)
+    if new.shape != old.shape:
+        return ExactResult(False, float("inf"), None, f"shapes differ: {new.shape} vs baseline {old.shape}")
+    if new.size == 0:
+        return ExactResult(True, 0.0, None)
+    diff = np.abs(new - old)
+    # NaN == NaN counts as equal: a stored NaN reproduced is a reproduction.
+    both_nan = np.isnan(new) & np.isnan(old)
+    diff = np.where(both_nan, 0.0, diff)
+    bad = ~(diff <= atol + rtol * np.nan_to_num(np.abs(old), nan=0.0))
+    worst = np.unravel_index(int(np.nanargmax(np.where(np.isnan(diff), np.inf, diff))), diff.shape)
+    max_diff = float(np.nan_to_num(diff[worst], nan=np.inf))
+    if not bad.any():
+        return ExactResult(True, max_diff, tuple(int(i) for i in worst))
+    count = int(bad.sum())
+    return ExactResult(
+        False,
+        max_diff,
+        tuple(int(i) for i in worst),
+        f"{count} of {bad.size} values differ beyond rtol={rtol:g}, atol={atol:g}",
+    )
+
+
+def auc_weights(steps: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Trapezoid weights ``w`` (summing to 1) with ``w @ values`` = area under the curve / span.
+
+    With one point the weight is 1: the "area" of a single evaluation is its value.
+    """
+    x = np.asarray(steps, dtype=np.float64)
+    if x.ndim != 1 or x.size == 0:
+        raise ValueError(f"steps must be a non-empty 1-D sequence, got shape {x.shape}")
+    if x.size == 1:
+        return np.ones(1)
+    gaps = np.diff(x)
+    if np.any(gaps < 0):
+        raise ValueError(f"steps must be non-decreasing, got {x.tolist()}")
+    span = x[-1] - x[0]
+    if span == 0:
+        return np.full(x.size, 1.0 / x.size)
+    weights = np.zeros_like(x)
+    weights[:-1] += gaps / 2.0
+    weights[1:] += gaps / 2.0
+    return weights / span
+
+
+def area_under_curve(steps: Sequence[float] | np.ndarray, values: Sequence[float] | np.ndarray) -> float:
+    """Normalised area under an evaluation curve: the trapezoid integral divided by the step span.
+
+    The result is in return units (the curve's average level), so curves of different lengths
+    compare. ``values`` may be ``(evals,)`` or ``(evals, episodes)`` (episodes are averaged).
+
+    >>> area_under_curve([0, 10, 20], [0.0, 10.0, 10.0])
+    7.5
+    """
+    y = np.asarray(values, dtype=np.float64)
+    if y.ndim == 2:
+        y = y.mean(axis=1)
+    weights = auc_weights(steps)
+    if y.shape != weights.shape:
+        raise ValueError(f"values have shape {y.shape}, expected one value per step {weights.shape}")
+    return float(weights @ y)

@@ -1,0 +1,93 @@
+"""A tiny benchmark project for the plugin's workflow tests, run through ``pytester``.
+
+The project trains a registered controller (``bench-controller``) on CartPole for a few hundred
+steps with three seeds: cheap to compile and deterministic. ``weaken()`` re-registers the same
+name as the random agent, so the next run learns (much) worse with an identical config.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+# Imported here, once: pytester's in-process runs drop modules first imported inside a run, and a
+# re-imported module would bring a second Config class, agent registry and compiled-program cache.
+import myriad_bench.agents
+import myriad_bench.configs
+import myriad_bench.envs
+import myriad_bench.platform.evaluation
+import myriad_bench.platform.training
+import myriad_bench.platform.types  # noqa: F401
+
+PROJECT_CONFTEST = """
+from myriad_bench.agents.registry import make_agent, register_agent
+
+CONTROLLER = "{controller}"
+
+
+def _controller(action_space, **params):
+    return make_agent(CONTROLLER, action_space, **params)
+
+
+register_agent("bench-controller", _controller, overwrite=True)
+"""
+
+TRAINING_TEST = """
+import myriad_bench as mb
+
+SETTINGS = dict(env="cartpole-control", agent="bench-controller", num_envs=4, steps_per_env={steps},
+                eval_frequency=100, eval_rollouts=16)
+
+
+def test_controller(myriad_train, baseline):
+    results = myriad_train(mb.create_config(**SETTINGS), seeds=[0, 1, 2])
+    baseline.check(results)
+"""
+
+CASE = "test_demo_suite.test_controller"
+
+
+class Project:
+    """The pytester project: write its files, run pytest in it, look at its baselines."""
+
+    def __init__(self, pytester: pytest.Pytester) -> None:
+        self.pytester = pytester
+        self.root = pytester.path
+        self.set_controller("bangbang")
+        self.write_test()
+
+    def set_controller(self, name: str) -> None:
+        self.pytester.makeconftest(PROJECT_CONFTEST.format(controller=name))
+
+    def weaken(self) -> None:
+        """Same config, a much weaker agent: the random policy instead of the controller."""
+        self.set_controller("random")
+
+    def write_test(self, steps: int = 400, name: str = "test_demo_suite", body: str | None = None) -> Path:
+        text = body if body is not None else TRAINING_TEST.format(steps=steps)
+        return self.pytester.makepyfile(**{name: textwrap.dedent(text)})
+
+    def run(self, *args: str) -> pytest.RunResult:
+        return self.pytester.runpytest_inprocess("-p", "no:cacheprovider", *args)
+
+    def baseline_dir(self, case: str = CASE, root: str = "baselines") -> Path:
+        return self.root / root / case
+
+    def baseline_meta(self, case: str = CASE) -> dict:
+        return yaml.safe_load((self.baseline_dir(case) / "baseline.yaml").read_text())
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> Project:
+    return Project(pytester)
+
+
+@pytest.fixture
+def updated(project: Project) -> Project:
+    """A project whose baseline has been written."""
+    result = project.run("--myriad-update-baselines")
+    result.assert_outcomes(passed=1)
+    return project

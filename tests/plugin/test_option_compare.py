@@ -1,0 +1,88 @@
+"""``--myriad-compare`` (and ini ``myriad_compare``, ``@pytest.mark.myriad(compare=...)``)."""
+
+from __future__ import annotations
+
+import yaml
+
+CASE = "test_demo_suite.test_controller"  # the case of the project's training test
+
+
+def _move_baseline_to_another_platform(project) -> None:
+    meta_file = project.baseline_dir() / "baseline.yaml"
+    meta = yaml.safe_load(meta_file.read_text())
+    meta["platform_fingerprint"]["versions"]["jax"] = "0.0.1"
+    meta["platform_digest"] = "0" * 16
+    meta_file.write_text(yaml.safe_dump(meta, sort_keys=False))
+
+
+def test_weaker_agent_is_a_stat_regression(updated):
+    updated.weaken()
+    result = updated.run("--myriad-compare=stat")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"*baseline check failed for case '{CASE}' — stat comparison (stat comparison requested)*",
+            "*seed*baseline final*obtained final*Δ*",
+            "*final return: regression*99% CI*n=3 vs 3 seeds*",
+            "*If the change is intended, update the baseline with:*",
+            "*--myriad-update-baselines*",
+        ]
+    )
+    result.stdout.fnmatch_lines([f"*{CASE}*3*regression*stat*"])  # the summary row
+
+
+def test_auto_uses_exact_on_the_same_platform_and_catches_the_change(updated):
+    updated.weaken()
+    result = updated.run()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*exact comparison (same platform fingerprint and seeds)*",
+            "*not reproduced within float tolerance*",
+            "*statistical view of the same runs*",
+            "*final return: regression*",
+        ]
+    )
+
+
+def test_auto_falls_back_to_stat_on_another_platform_and_says_why(updated):
+    _move_baseline_to_another_platform(updated)
+    result = updated.run("-rA")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([f"*{CASE}*no change*stat*"])
+    updated.weaken()
+    result = updated.run()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*stat comparison (the platform fingerprint differs from the baseline's)*",
+            "*platform fingerprint differs from the baseline's:*",
+            "*versions.jax: baseline '0.0.1', now*",
+        ]
+    )
+
+
+def test_ini_and_marker_choose_the_mode(updated):
+    updated.pytester.makeini("[pytest]\nmyriad_compare = stat\n")
+    updated.run().stdout.fnmatch_lines([f"*{CASE}*no change*stat*"])
+    updated.write_test(
+        body="""
+        import myriad_bench as mb
+        import pytest
+
+        SETTINGS = dict(env="cartpole-control", agent="bench-controller", num_envs=4, steps_per_env=400,
+                        eval_frequency=100, eval_rollouts=16)
+
+        @pytest.mark.myriad(compare="exact")
+        def test_controller(myriad_train, baseline):
+            baseline.check(myriad_train(mb.create_config(**SETTINGS), seeds=[0, 1, 2]))
+        """
+    )
+    updated.run().stdout.fnmatch_lines([f"*{CASE}*reproduced*exact*"])
+
+
+def test_unknown_mode_in_ini_is_a_usage_error(project):
+    project.pytester.makeini("[pytest]\nmyriad_compare = fuzzy\n")
+    result = project.run()
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["*ini option myriad_compare: 'fuzzy' is not one of auto, exact, stat*"])

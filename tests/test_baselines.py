@@ -1,0 +1,383 @@
+"""BaselineStore (locate, write atomically, read, refuse bad files, list unused) and the check engine."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from myriad_bench.configs import create_config, create_eval_config
+from myriad_bench.harness.baselines import (
+    BASELINE_FILE,
+    BaselineError,
+    BaselineStore,
+    CheckOptions,
+    case_name,
+    check_results,
+    config_differences,
+    read_baseline_dir,
+    read_run_dirs,
+    validate_case_name,
+)
+from myriad_bench.platform.types import (
+    EvaluationMetrics,
+    EvaluationResults,
+    TrainingMetrics,
+    TrainingResults,
+)
+
+FINGERPRINT = {"backend": "cpu", "cpu_model": "test-cpu", "versions": {"jax": "0.10.2", "numpy": "2.4"}}
+OTHER_FINGERPRINT = {"backend": "cpu", "cpu_model": "test-cpu", "versions": {"jax": "0.11.0", "numpy": "2.4"}}
+
+
+def training_results(seed: int, level: float = 100.0, *, lr: float = 1e-3, episodes: int = 16, noise=5.0):
+    """A hand-built training run: 4 evaluations climbing to ``level``, seeded noise per episode."""
+    config = create_config(
+        env="cartpole-control", agent="random", num_envs=2, steps_per_env=400, eval_frequency=100,
+        eval_rollouts=episodes, seed=seed, **{"agent.learning_rate": lr},
+    )  # fmt: skip
+    rng = np.random.default_rng(seed)
+    steps = [100, 200, 300, 400]
+    returns = [(level * (i + 1) / 4 + rng.normal(0, noise, episodes)).astype(np.float32) for i in range(4)]
+    lengths = [np.full(episodes, 50, np.int32) for _ in steps]
+    evals = EvaluationMetrics(
+        global_steps=[2 * s for s in steps],
+        steps_per_env=steps,
+        episode_returns=returns,
+        episode_lengths=lengths,
+        mean_return=[float(r.mean()) for r in returns],
+        std_return=[float(r.std()) for r in returns],
+        mean_length=[50.0] * 4,
+    )
+    training = TrainingMetrics(global_steps=[2 * s for s in steps], steps_per_env=steps, loss=[1.0] * 4)
+    return TrainingResults(None, training, evals, config, Path("run"))
+
+
+def evaluation_results(seed: int = 0, level: float = -200.0, episodes: int = 64) -> EvaluationResults:
+    config = create_eval_config(env="pendulum-control", agent="random", eval_rollouts=episodes, seed=seed)
+    returns = np.random.default_rng(seed).normal(level, 20.0, episodes).astype(np.float32)
+    lengths = np.full(episodes, 200, np.int32)
+    return EvaluationResults(
+        mean_return=float(returns.mean()), std_return=float(returns.std()), min_return=float(returns.min()),
+        max_return=float(returns.max()), mean_length=200.0, std_length=0.0, min_length=200, max_length=200,
+        episode_returns=returns, episode_lengths=lengths, num_episodes=episodes, seed=seed, config=config,
+        run_dir=Path("run"),
+    )  # fmt: skip
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> BaselineStore:
+    return BaselineStore(tmp_path / "baselines")
+
+
+@pytest.fixture
+def stored(store: BaselineStore):
+    runs = [training_results(seed) for seed in (0, 1, 2)]
+    store.write("case.train", runs, fingerprint=FINGERPRINT)
+    return runs
+
+
+# --------------------------------------------------------------------------- names
+
+
+@pytest.mark.parametrize(
+    ("nodeid", "expected"),
+    [
+        ("benchmarks/test_training.py::test_dqn", "test_training.test_dqn"),
+        ("test_x.py::TestA::test_b[3-cartpole]", "test_x.TestA.test_b-3-cartpole"),
+        ("a/b/test_x.py::test_y[weird/param ..]", "test_x.test_y-weird-param"),
+    ],
+)
+def test_case_name_is_module_and_test_sanitised(nodeid, expected):
+    assert case_name(nodeid) == expected
+    assert validate_case_name(case_name(nodeid)) == expected
+
+
+@pytest.mark.parametrize("bad", ["../escape", ".hidden", "a/b", "", "x" * 201, "a..b"])
+def test_unsafe_case_names_are_refused(bad):
+    with pytest.raises(ValueError, match="invalid baseline case name"):
+        validate_case_name(bad)
+
+
+# --------------------------------------------------------------------------- store
+
+
+def test_write_then_read_round_trips_with_metadata(store, stored):
+    baseline = store.read("case.train")
+    assert baseline.kind == "training"
+    assert baseline.seeds == [0, 1, 2]
+    assert baseline.config.digest() == stored[0].config.digest()
+    meta = yaml.safe_load((store.path("case.train") / BASELINE_FILE).read_text())
+    assert meta["format_version"] == 1
+    assert meta["config_digest"] == stored[0].config.digest()
+    assert meta["platform_fingerprint"] == FINGERPRINT
+    assert len(meta["platform_digest"]) == 16
+    assert meta["versions"]["jax"] and meta["created"]
+    assert meta["summary"]["final_return_mean"] == pytest.approx(
+        np.mean([r.eval_metrics.mean_return[-1] for r in stored])
+    )
+    assert set(meta["summary"]["per_seed"]) == {0, 1, 2}
+    for seed, run in zip((0, 1, 2), stored, strict=True):
+        got = baseline.runs[seed].eval_metrics
+        np.testing.assert_array_equal(
+            np.stack(got.episode_returns), np.stack(run.eval_metrics.episode_returns)
+        )
+        assert (store.path("case.train") / f"seed-{seed}" / ".hydra" / "config.yaml").is_file()
+    assert store.cases() == ["case.train"]
+    assert [p.name for p in store.root.iterdir()] == ["case.train"]  # no temporary folders left
+
+
+def test_rewrite_replaces_the_case_whole(store, stored):
+    store.write("case.train", [training_results(5, level=300.0)], fingerprint=FINGERPRINT)
+    baseline = store.read("case.train")
+    assert baseline.seeds == [5]
+    assert not (store.path("case.train") / "seed-0").exists()
+    assert [p.name for p in store.root.iterdir()] == ["case.train"]
+
+
+def test_failed_write_leaves_the_old_baseline_intact(store, stored, monkeypatch):
+    runs = [training_results(7), training_results(8)]
+
+    def crash(self, directory, save_checkpoint=False, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(TrainingResults, "save", crash)
+    with pytest.raises(OSError, match="disk full"):
+        store.write("case.train", runs, fingerprint=FINGERPRINT)
+    monkeypatch.undo()
+    assert store.read("case.train").seeds == [0, 1, 2]
+    assert [p.name for p in store.root.iterdir()] == ["case.train"]
+
+
+def test_evaluation_baseline_round_trip(store):
+    store.write("case.eval", [evaluation_results(3)], fingerprint=FINGERPRINT)
+    baseline = store.read("case.eval")
+    assert baseline.kind == "evaluation" and baseline.seeds == [3]
+    np.testing.assert_array_equal(baseline.runs[3].episode_returns, evaluation_results(3).episode_returns)
+
+
+def test_unused_lists_cases_no_test_used(store, stored):
+    store.write("case.eval", [evaluation_results()], fingerprint=FINGERPRINT)
+    assert store.unused({"case.train"}) == ["case.eval"]
+    assert store.unused({"case.train", "case.eval"}) == []
+
+
+def test_writing_mixed_configs_or_repeated_seeds_is_refused(store):
+    with pytest.raises(ValueError, match="different configs"):
+        store.write("x", [training_results(0), training_results(1, lr=0.5)])
+    with pytest.raises(ValueError, match="repeat a seed"):
+        store.write("x", [training_results(0), training_results(0)])
+    assert not store.exists("x")
+
+
+def test_claims_keep_one_writer_per_case_and_run(store):
+    assert store.claim("c", "run1", "test_a") is None
+    assert store.claim("c", "run1", "test_a") is None
+    assert store.claim("c", "run1", "test_b") == "test_a"
+    assert store.claim("c", "run2", "test_b") is None  # a stale claim from an earlier run
+    store.release_claims("run2")
+    assert not list(store.root.glob(".*.claim"))
+
+
+# --------------------------------------------------------------------------- refusing bad files
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, ("touch PWNED",))
+
+
+def _corrupt(store: BaselineStore, how: str) -> Path:
+    case_dir = store.path("case.train")
+    if how == "poisoned":
+        target = case_dir / "seed-1" / "results.pkl"
+        target.write_bytes(pickle.dumps(_Evil()))
+    elif how == "truncated":
+        target = case_dir / "seed-1" / "results.pkl"
+        target.write_bytes(target.read_bytes()[:100])
+    elif how == "garbage-yaml":
+        target = case_dir / BASELINE_FILE
+        target.write_text("{{{ not yaml")
+    elif how == "foreign-yaml":
+        target = case_dir / BASELINE_FILE
+        target.write_text("name: something else\n")
+    elif how == "future-version":
+        target = case_dir / BASELINE_FILE
+        meta = yaml.safe_load(target.read_text())
+        target.write_text(yaml.safe_dump({**meta, "format_version": 99}))
+    elif how == "missing-seed":
+        target = case_dir / "seed-2"
+        for path in sorted(target.rglob("*"), reverse=True):
+            path.unlink() if path.is_file() else path.rmdir()
+        target.rmdir()
+    elif how == "wrong-kind":
+        target = case_dir / "seed-1" / "results.pkl"
+        evaluation_results(1).save(target.parent)
+    else:
+        raise AssertionError(how)
+    return target
+
+
+@pytest.mark.parametrize(
+    ("how", "words"),
+    [
+        ("poisoned", "posix.system"),
+        ("truncated", "results.pkl"),
+        ("garbage-yaml", "not a valid baseline.yaml"),
+        ("foreign-yaml", "not a myriad-bench baseline"),
+        ("future-version", "format_version 99"),
+        ("missing-seed", "seed-2"),
+        ("wrong-kind", "EvaluationResults"),
+    ],
+)
+def test_bad_baseline_files_are_refused_naming_the_file(store, stored, tmp_path, monkeypatch, how, words):
+    monkeypatch.chdir(tmp_path)
+    target = _corrupt(store, how)
+    with pytest.raises(BaselineError) as info:
+        store.read("case.train")
+    message = str(info.value)
+    assert str(target) in message or target.name in message
+    assert words in message or words.replace("posix", "os") in message
+    assert not (tmp_path / "PWNED").exists()
+
+
+def test_read_run_dirs_reads_a_run_dir_or_seed_folders(store, stored, tmp_path):
+    runs = read_run_dirs(store.path("case.train"))
+    assert [r.config.run.seed for r in runs] == [0, 1, 2]
+    single = read_run_dirs(store.path("case.train") / "seed-1")
+    assert len(single) == 1 and single[0].config.run.seed == 1
+    store.write("ev", [evaluation_results()], fingerprint=FINGERPRINT)
+    assert isinstance(read_run_dirs(store.path("ev"))[0], EvaluationResults)
+    with pytest.raises(BaselineError, match=r"no results\.pkl"):
+        read_run_dirs(tmp_path)
+
+
+# --------------------------------------------------------------------------- the check engine
+
+
+def check(store, runs, **kwargs):
+    baseline = store.read("case.train") if store.exists("case.train") else None
+    options = kwargs.pop("options", CheckOptions())
+    return check_results(
+        "case.train",
+        runs,
+        baseline,
+        options=options,
+        update_command="python -m pytest t.py::x --upd",
+        **kwargs,
+    )
+
+
+def test_missing_baseline_fails_with_the_command(store):
+    outcome = check(store, [training_results(0)])
+    assert outcome.status == "missing" and not outcome.passed
+    assert "no baseline for case 'case.train'" in outcome.message
+    assert "python -m pytest t.py::x --upd" in outcome.message
+
+
+def test_identical_rerun_on_same_platform_passes_exactly(store, stored):
+    outcome = check(store, [training_results(s) for s in (0, 1, 2)], fingerprint=FINGERPRINT)
+    assert outcome.passed, outcome.message
+    assert outcome.mode == "exact"
+    assert outcome.record["verdict"] == "reproduced"
+
+
+def test_tiny_difference_on_same_platform_fails_exact_with_location(store, stored):
+    runs = [training_results(s) for s in (0, 1, 2)]
+    runs[1].eval_metrics.episode_returns[2] = runs[1].eval_metrics.episode_returns[2] + 0.5
+    outcome = check(store, runs, fingerprint=FINGERPRINT)
+    assert outcome.status == "failed"
+    assert outcome.mode == "exact"
+    assert "seed 1: episode returns differ" in outcome.message
+    assert "largest at step 300" in outcome.message
+    assert "statistical view" in outcome.message
+    assert outcome.message.rstrip().endswith("python -m pytest t.py::x --upd")
+
+
+def test_other_platform_uses_stat_and_says_why(store, stored):
+    outcome = check(store, [training_results(s) for s in (0, 1, 2)], fingerprint=OTHER_FINGERPRINT)
+    assert outcome.passed
+    assert outcome.mode == "stat"
+    assert "fingerprint differs" in outcome.mode_reason
+    assert [v.kind for v in outcome.verdicts] == ["no change", "no change"]
+
+
+def test_regression_is_diagnosed(store, stored):
+    worse = [training_results(s, level=50.0) for s in (0, 1, 2)]
+    outcome = check(store, worse, fingerprint=OTHER_FINGERPRINT)
+    assert outcome.status == "failed"
+    assert outcome.verdicts[0].kind == "regression"
+    assert outcome.verdicts[0].n == 3
+    text = outcome.message
+    for part in (
+        "baseline check failed for case 'case.train'",
+        "seed  baseline final  obtained final",
+        "final return: regression",
+        "area under the eval curve: regression",
+        "99% CI",
+        "versions.jax: baseline '0.10.2', now '0.11.0'",
+        "If the change is intended, update the baseline with:",
+    ):
+        assert part in text, part
+    assert outcome.record["verdict"] == "regression (final, AUC)"
+    assert outcome.record["relative_delta"] == pytest.approx(-0.5, abs=0.05)
+
+
+def test_improvement_passes_and_is_reported(store, stored):
+    outcome = check(
+        store, [training_results(s, level=200.0) for s in (0, 1, 2)], options=CheckOptions("stat")
+    )
+    assert outcome.passed
+    assert outcome.record["verdict"] == "improvement"
+
+
+def test_stat_mode_accepts_other_seeds_and_exact_does_not(store, stored):
+    runs = [training_results(s) for s in (10, 11, 12)]
+    assert check(store, runs, fingerprint=FINGERPRINT).mode == "stat"  # auto falls back
+    forced = check(store, runs, fingerprint=FINGERPRINT, options=CheckOptions("exact"))
+    assert not forced.passed
+    assert "needs the baseline's seeds [0, 1, 2]" in forced.message
+
+
+def test_config_change_fails_naming_each_field_with_both_values(store, stored):
+    runs = [training_results(s, lr=0.5) for s in (0, 1, 2)]
+    outcome = check(store, runs, fingerprint=FINGERPRINT)
+    assert outcome.status == "failed"
+    assert "agent.learning_rate: baseline 0.001, now 0.5" in outcome.message
+    assert "1 field" in outcome.message
+    assert "update the baseline" in outcome.message
+
+
+def test_config_differences_ignore_the_seed():
+    a, b = training_results(0).config, training_results(9).config
+    assert config_differences(a, b) == []
+    c = create_config(env="cartpole-control", agent="random", num_envs=4, steps_per_env=400, seed=0)
+    keys = [key for key, _, _ in config_differences(a, c)]
+    assert "run.num_envs" in keys and "agent.learning_rate" in keys
+
+
+def test_kind_mismatch_fails(store, stored):
+    outcome = check(store, evaluation_results(0), fingerprint=FINGERPRINT)
+    assert outcome.status == "failed"
+    assert "holds training results" in outcome.message
+
+
+def test_evaluation_results_are_checked_per_episode(store):
+    store.write("case.train", [evaluation_results(0)], fingerprint=FINGERPRINT)
+    assert check(store, evaluation_results(0), fingerprint=FINGERPRINT).mode == "exact"
+    worse = check(store, evaluation_results(0, level=-400.0), options=CheckOptions("stat"))
+    assert worse.verdicts[0].kind == "regression"
+    assert len(worse.verdicts) == 1  # no curve, no area under it
+    assert "× 64 evaluation episodes" in worse.message
+
+
+def test_read_baseline_dir_detects_hand_edited_digest(store, stored):
+    meta_file = store.path("case.train") / BASELINE_FILE
+    meta = yaml.safe_load(meta_file.read_text())
+    meta_file.write_text(yaml.safe_dump({**meta, "config_digest": "0" * 16}))
+    with pytest.raises(BaselineError, match="edited by hand"):
+        read_baseline_dir(store.path("case.train"))
