@@ -15,8 +15,8 @@ that reference and the ratio to it:
   runs all 3 000).
 
 Two more cases: the wall time of a run that solves CartPole (PPO defaults, 32 envs; compile
-included, mean evaluation return at the end), and the cost of training 8 seeds side by side
-in one program against one seed.
+included, the evaluation curve and the env steps at which its mean first reaches 475), and
+the cost of training 8 seeds side by side in one program against one seed.
 
 Run: ``pytest benchmarks/test_training_throughput.py --benchmark-columns=min,rounds``
 """
@@ -113,9 +113,9 @@ def test_training_throughput(case: str, benchmark: Any, tmp_path: Any) -> None:
 
 @pytest.mark.benchmark(group="training-solve")
 def test_time_to_solve_cartpole(benchmark: Any, tmp_path: Any) -> None:
-    """PPO with its defaults, 32 envs × 512 steps: compile plus run, and where it ends up."""
+    """PPO with its defaults, 32 envs × 2 048 steps: compile plus run, and where it ends up."""
     config = mb.create_config(
-        env="cartpole-control", agent="ppo", num_envs=32, steps_per_env=512, eval_frequency=128,
+        env="cartpole-control", agent="ppo", num_envs=32, steps_per_env=2_048, eval_frequency=256,
         eval_rollouts=32, seed=0,
     )  # fmt: skip
     started = time.perf_counter()
@@ -123,14 +123,18 @@ def test_time_to_solve_cartpole(benchmark: Any, tmp_path: Any) -> None:
     results = run_once(config, tmp_path)
     first_wall_s = time.perf_counter() - started
     results = benchmark.pedantic(run_once, args=(config, tmp_path), rounds=3)
+    returns = results.eval_metrics.mean_return
+    steps = results.eval_metrics.global_steps
+    solved = [at for at, value in zip(steps, returns, strict=True) if value >= 475]
     benchmark.extra_info.update(
         compile_s=round(compile_s, 3),
         wall_s_including_compile=round(first_wall_s, 3),
-        eval_returns=[round(r, 1) for r in results.eval_metrics.mean_return],
+        eval_returns=[round(r, 1) for r in returns],
+        first_env_steps_at_475=solved[0] if solved else None,
         env_steps=config.run.total_timesteps,
     )
-    # A random policy lasts ~20 steps; the default PPO balances the pole well within 16k steps.
-    assert results.eval_metrics.mean_return[-1] > 200
+    # A random policy lasts ~20 steps; the default PPO balances the pole within these 65k steps.
+    assert returns[-1] > 200
 
 
 @pytest.mark.benchmark(group="training-seeds")

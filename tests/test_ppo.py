@@ -127,3 +127,17 @@ def test_update_improves_the_value_fit_and_counts_steps(space: Discrete | Box) -
         later, metrics = update(later, jax.random.key(2 + i))
     assert float(metrics["value_loss"]) < 0.1 * float(first["value_loss"])
     assert int(later.step) == 16 * 31
+
+
+@pytest.mark.parametrize("shape", [(4, 64), (64, 64), (64, 2), (300, 17)])
+def test_orthogonal_initialiser_without_lapack(shape: tuple[int, int]) -> None:
+    from myriad_bench.agents.networks import orthogonal
+
+    kernel = orthogonal(0.5)(jax.random.key(3), shape)
+    gram = kernel.T @ kernel if shape[0] >= shape[1] else kernel @ kernel.T
+    np.testing.assert_allclose(gram, 0.25 * np.eye(min(shape)), atol=1e-5)
+    other = orthogonal(0.5)(jax.random.key(4), shape)
+    assert not np.allclose(kernel, other)
+    # No LAPACK custom call in the compiled initialiser (it deadlocks when vmapped on CPU).
+    hlo = jax.jit(lambda k: orthogonal(1.0)(k, shape)).lower(jax.random.key(0)).compile().as_text()
+    assert "custom-call" not in hlo

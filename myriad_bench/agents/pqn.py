@@ -42,7 +42,7 @@ class PQNParams:
     layer_norm: bool = struct.field(pytree_node=False, default=True)
     num_epochs: int = struct.field(pytree_node=False, default=4)
     num_minibatches: int = struct.field(pytree_node=False, default=4)
-    learning_rate: float = 2.5e-3
+    learning_rate: float = 1e-3
     gamma: float = 0.99
     td_lambda: float = 0.95
     """λ of the Q(λ) returns: 0 gives one-step targets, 1 Monte-Carlo returns."""

@@ -75,12 +75,6 @@ VERBOSE_ENV_VAR = "MYRIAD_BENCH_VERBOSE"
 """Set to 1 / 0 to turn the progress line on / off when ``verbose`` is not given."""
 
 _CACHE_SIZE = 16
-# jaxlib 0.10's CPU runtime can wedge its multithreaded Eigen pool on vmapped programs: the run
-# never finishes, every worker idle (here 2 of 6 runs of 8 vmapped PPO seeds; 0 of 6 with
-# single-threaded Eigen, at no measurable cost there). Multi-seed programs therefore use
-# single-threaded Eigen; single-seed ones keep the threads that large batches need (PQN with
-# 1 024 envs: 1.35x faster).
-_MULTI_SEED_COMPILER_OPTIONS: dict[str, Any] = {"xla_cpu_multi_thread_eigen": False}
 _programs: collections.OrderedDict[Hashable, Callable[..., Any]] = collections.OrderedDict()
 _programs_lock = threading.Lock()
 _trace_count = 0  # training programs traced in this process (tests check that reuse does not trace)
@@ -466,7 +460,7 @@ def _program(env: Environment, agent: Agent, plan: _Plan) -> tuple[Callable[...,
         compiled = (
             jax.jit(_build_program(env, agent, plan))
             .lower(keys, segment_chunks, _as_arrays(env.params), _as_arrays(agent.params))
-            .compile(compiler_options=_MULTI_SEED_COMPILER_OPTIONS if plan.num_seeds > 1 else None)
+            .compile()
         )
         seconds = time.perf_counter() - started
         _programs[key] = compiled
