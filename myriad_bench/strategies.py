@@ -287,7 +287,6 @@ def evaluation_results(draw: st.DrawFn, *, allow_nan: bool = True) -> Evaluation
     n = config.run.eval_rollouts
     returns = draw(_returns(n, allow_nan))
     lengths = draw(_lengths(n))
-    mean_return, std_return = _mean_std(returns)
     steps, obs_dim = draw(st.integers(1, 4)), draw(st.integers(1, 3))
     trajectories = st.fixed_dictionaries(
         {
@@ -297,18 +296,9 @@ def evaluation_results(draw: st.DrawFn, *, allow_nan: bool = True) -> Evaluation
             "dones": hnp.arrays(np.bool_, (n, steps)),
         }
     )
-    return EvaluationResults(
-        mean_return=mean_return,
-        std_return=std_return,
-        min_return=float(np.min(returns)),
-        max_return=float(np.max(returns)),
-        mean_length=float(np.mean(lengths)),
-        std_length=float(np.std(lengths)),
-        min_length=int(np.min(lengths)),
-        max_length=int(np.max(lengths)),
-        episode_returns=returns,
-        episode_lengths=lengths,
-        num_episodes=n,
+    return EvaluationResults.from_episodes(
+        returns,
+        lengths,
         seed=config.run.seed,
         config=config,
         run_dir=draw(_run_dirs),

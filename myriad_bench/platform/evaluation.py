@@ -85,28 +85,17 @@ def evaluate(
     out = jax.block_until_ready(rollout(key_rollout, state, env.params, agent.params))
     out = jax.device_get(out)
 
-    returns = np.asarray(out.pop("episode_returns"))
-    lengths = np.asarray(out.pop("episode_lengths"))
-    run_dir = default_run_dir() if run_dir is None else Path(run_dir)
-    results = EvaluationResults(
-        mean_return=float(np.mean(returns)),
-        std_return=float(np.std(returns)),
-        min_return=float(np.min(returns)),
-        max_return=float(np.max(returns)),
-        mean_length=float(np.mean(lengths)),
-        std_length=float(np.std(lengths)),
-        min_length=int(np.min(lengths)),
-        max_length=int(np.max(lengths)),
-        episode_returns=returns,
-        episode_lengths=lengths,
-        num_episodes=num_episodes,
+    results = EvaluationResults.from_episodes(
+        np.asarray(out.pop("episode_returns")),
+        np.asarray(out.pop("episode_lengths")),
         seed=config.run.seed,
         config=config,
-        run_dir=run_dir,
+        run_dir=default_run_dir() if run_dir is None else Path(run_dir),
         episodes={name: np.asarray(value) for name, value in out.items()} if return_episodes else None,
         agent_state=state,
     )
-    results.save(run_dir, save_checkpoint=config.run.save_agent_checkpoint, run_info=run_info.finish())
+    save_checkpoint = config.run.save_agent_checkpoint
+    results.save(results.run_dir, save_checkpoint=save_checkpoint, run_info=run_info.finish())
     return results
 
 

@@ -435,6 +435,41 @@ class EvaluationResults:
         """
         return _load_results(directory, EvaluationResults)
 
+    @classmethod
+    def from_episodes(
+        cls,
+        episode_returns: np.ndarray,
+        episode_lengths: np.ndarray,
+        *,
+        seed: int,
+        config: EvalConfig,
+        run_dir: Path,
+        episodes: dict[str, np.ndarray] | None = None,
+        agent_state: Any | None = None,
+    ) -> EvaluationResults:
+        """Results whose summary statistics are computed from the raw ``(num_episodes,)`` arrays."""
+        returns, lengths = np.asarray(episode_returns), np.asarray(episode_lengths)
+        with np.errstate(all="ignore"):  # inf - inf in the std is NaN, as numpy reports it
+            mean_return, std_return = float(np.mean(returns)), float(np.std(returns))
+        return cls(
+            mean_return=mean_return,
+            std_return=std_return,
+            min_return=float(np.min(returns)),
+            max_return=float(np.max(returns)),
+            mean_length=float(np.mean(lengths)),
+            std_length=float(np.std(lengths)),
+            min_length=int(np.min(lengths)),
+            max_length=int(np.max(lengths)),
+            episode_returns=returns,
+            episode_lengths=lengths,
+            num_episodes=int(returns.shape[0]),
+            seed=seed,
+            config=config,
+            run_dir=run_dir,
+            episodes=episodes,
+            agent_state=agent_state,
+        )
+
     def summary(self) -> dict[str, float]:
         """Get summary statistics for quick inspection.
 
