@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 import myriad_bench.strategies as mbst
-from myriad_bench.agents.registry import agent_names, register_agent
 from myriad_bench.configs import (
     Config,
     ConfigError,
@@ -22,21 +21,6 @@ from myriad_bench.configs import (
     load_config,
     save_config,
 )
-from myriad_bench.envs.registry import env_names, register_env
-
-
-def _never_built(*args: object, **kwargs: object) -> None:
-    raise AssertionError("config tests never build environments or agents")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def names() -> tuple[str, str]:
-    """A registered env and agent name; tiny dummies when no builtin is registered yet."""
-    if not env_names():
-        register_env("dummy-env", _never_built)
-    if not agent_names():
-        register_agent("dummy-agent", _never_built)
-    return env_names()[0], agent_names()[0]
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from myriad_bench.agents.registry import agent_names, register_agent
 from myriad_bench.configs import (
     Config,
     ConfigError,
@@ -26,13 +25,8 @@ from myriad_bench.configs import (
     create_eval_config,
     load_config,
 )
-from myriad_bench.envs.registry import env_names, register_env
 from myriad_bench.platform.artifacts import ArtifactError, read_run_metadata
 from myriad_bench.platform.types import EvaluationMetrics, EvaluationResults, TrainingMetrics, TrainingResults
-
-
-def _never_built(*args: object, **kwargs: object) -> None:
-    raise AssertionError("fuzz tests never build environments or agents")
 
 
 def _load_training(path: Path) -> Any:
@@ -58,13 +52,9 @@ PREFIX_CLOSED = {"training results", "evaluation results", "agent checkpoint"}
 
 
 @pytest.fixture(scope="module")
-def valid_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+def valid_files(tmp_path_factory: pytest.TempPathFactory, names: tuple[str, str]) -> dict[str, bytes]:
     """The bytes of real files, one per loader."""
-    if not env_names():
-        register_env("dummy-env", _never_built)
-    if not agent_names():
-        register_agent("dummy-agent", _never_built)
-    env, agent = env_names()[0], agent_names()[0]
+    env, agent = names
     root = tmp_path_factory.mktemp("valid")
     returns = [np.array([1.0, np.nan, 3.0], np.float32), np.array([2.0, 2.5, -np.inf], np.float32)]
     training = TrainingResults(

@@ -15,9 +15,7 @@ from hypothesis import given
 
 import myriad_bench as mb
 import myriad_bench.strategies as mbst
-from myriad_bench.agents.registry import agent_names, register_agent
 from myriad_bench.configs import EvalConfig, create_config, create_eval_config, load_config
-from myriad_bench.envs.registry import env_names, register_env
 from myriad_bench.platform.artifacts import ArtifactError, RunInfo, read_run_metadata
 from myriad_bench.platform.types import (
     EvaluationMetrics,
@@ -27,20 +25,6 @@ from myriad_bench.platform.types import (
     TrainingResults,
     stack_episode_returns,
 )
-
-
-def _never_built(*args: object, **kwargs: object) -> None:
-    raise AssertionError("result-type tests never build environments or agents")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def names() -> tuple[str, str]:
-    """A registered env and agent name; tiny dummies when no builtin is registered yet."""
-    if not env_names():
-        register_env("dummy-env", _never_built)
-    if not agent_names():
-        register_agent("dummy-agent", _never_built)
-    return env_names()[0], agent_names()[0]
 
 
 def _training_results(
