@@ -21,7 +21,7 @@ import optax
 from flax import struct
 
 from myriad_bench.agents.agent import Agent
-from myriad_bench.agents.networks import MLP, activation_fn, hyperparameters
+from myriad_bench.agents.networks import MLP, hyperparameters
 from myriad_bench.agents.registry import register_agent
 from myriad_bench.core.spaces import Discrete, Space
 from myriad_bench.core.transition import Transition
@@ -177,12 +177,6 @@ def make_dqn(action_space: Space, **hyperparams: Any) -> Agent:
         )
     if not 0.0 < values["tau"] <= 1.0:
         raise ValueError(f"agent {NAME!r}: hyperparameter tau must be in (0, 1], got {values['tau']!r}")
-    if values["target_update_period"] < 1:
-        raise ValueError(
-            f"agent {NAME!r}: hyperparameter target_update_period must be >= 1, "
-            f"got {values['target_update_period']!r}"
-        )
-    activation_fn(values["activation"])
     return Agent(
         name=NAME,
         action_space=action_space,

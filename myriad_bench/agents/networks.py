@@ -158,8 +158,8 @@ def hyperparameters(agent: str, params_cls: type, given: dict[str, Any]) -> dict
     """The defaults of ``params_cls`` (a flax struct with defaults) updated with ``given``.
 
     Each given value is coerced to the type of its default (float, int, bool, str, tuple of
-    ints). Raises ``ValueError`` naming the agent, the hyperparameter and the value for an
-    unknown name or a value of the wrong kind.
+    ints); counts (epochs, minibatches, sync periods) must be >= 1 and ``activation`` known.
+    Raises ``ValueError`` naming the agent, the hyperparameter and the value otherwise.
     """
     defaults = {
         field.name: field.default
@@ -175,7 +175,16 @@ def hyperparameters(agent: str, params_cls: type, given: dict[str, Any]) -> dict
     values = dict(defaults)
     for name, value in given.items():
         values[name] = _coerce(agent, name, value, defaults[name])
+    for name in _COUNTS.intersection(values):
+        if values[name] < 1:
+            raise ValueError(f"agent {agent!r}: hyperparameter {name} must be >= 1, got {values[name]!r}")
+    if "activation" in values:
+        activation_fn(values["activation"])
     return values
+
+
+# Hyperparameters that count things: every agent that has one needs it to be at least 1.
+_COUNTS = frozenset({"num_epochs", "num_minibatches", "target_update_period"})
 
 
 def _coerce(agent: str, name: str, value: Any, default: Any) -> Any:

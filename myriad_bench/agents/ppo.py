@@ -26,7 +26,7 @@ import optax
 from flax import struct
 
 from myriad_bench.agents.agent import Agent
-from myriad_bench.agents.networks import ActorCritic, activation_fn, hyperparameters, minibatch_epochs
+from myriad_bench.agents.networks import ActorCritic, hyperparameters, minibatch_epochs
 from myriad_bench.agents.registry import register_agent
 from myriad_bench.core.spaces import Box, Discrete, Space
 from myriad_bench.core.transition import Transition
@@ -235,10 +235,6 @@ def make_ppo(action_space: Space, **hyperparams: Any) -> Agent:
     elif not isinstance(action_space, Discrete):
         raise ValueError(f"agent {NAME!r} supports Discrete and Box action spaces, got {action_space!r}")
     values = hyperparameters(NAME, PPOParams, hyperparams)
-    for name in ("num_epochs", "num_minibatches"):
-        if values[name] < 1:
-            raise ValueError(f"agent {NAME!r}: hyperparameter {name} must be >= 1, got {values[name]!r}")
-    activation_fn(values["activation"])
     return Agent(
         name=NAME,
         action_space=action_space,

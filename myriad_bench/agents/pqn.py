@@ -21,7 +21,7 @@ import optax
 from flax import struct
 
 from myriad_bench.agents.agent import Agent
-from myriad_bench.agents.networks import MLP, activation_fn, hyperparameters, minibatch_epochs
+from myriad_bench.agents.networks import MLP, hyperparameters, minibatch_epochs
 from myriad_bench.agents.registry import register_agent
 from myriad_bench.core.spaces import Discrete, Space
 from myriad_bench.core.transition import Transition
@@ -182,10 +182,6 @@ def make_pqn(action_space: Space, **hyperparams: Any) -> Agent:
     if not isinstance(action_space, Discrete):
         raise ValueError(f"agent {NAME!r} needs a Discrete action space, got {action_space!r}")
     values = hyperparameters(NAME, PQNParams, hyperparams)
-    for name in ("num_epochs", "num_minibatches"):
-        if values[name] < 1:
-            raise ValueError(f"agent {NAME!r}: hyperparameter {name} must be >= 1, got {values[name]!r}")
-    activation_fn(values["activation"])
     return Agent(
         name=NAME,
         action_space=action_space,
