@@ -11,6 +11,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 __all__ = ["MLP", "ActorCritic", "activation_fn", "hyperparameters", "minibatch_epochs", "orthogonal"]
 
@@ -120,18 +121,21 @@ class ActorCritic(nn.Module):
 
 def minibatch_epochs(
     key: jax.Array,
-    carry: Any,
+    network_params: Any,
+    opt_state: Any,
     data: Any,
     num_epochs: int,
     num_minibatches: int,
-    minibatch_step: Callable[[Any, Any], tuple[Any, dict]],
-) -> tuple[Any, dict]:
-    """``num_epochs`` passes over ``data`` in shuffled minibatches: PPO's and PQN's inner loop.
+    loss_fn: Callable[[Any, Any], tuple[jax.Array, dict]],
+    tx: optax.GradientTransformation,
+) -> tuple[Any, Any, dict]:
+    """``num_epochs`` passes of gradient steps over shuffled minibatches of ``data``: PPO's and PQN's loop.
 
     ``data`` is a pytree with a leading axis of n samples; each epoch draws a permutation and
     splits it into ``min(num_minibatches, n)`` minibatches of ``n // num_minibatches`` samples
-    (the remainder sits out that epoch). ``minibatch_step(carry, minibatch) -> (carry,
-    metrics)``. Returns the final carry and the metrics averaged over all minibatch steps.
+    (the remainder sits out that epoch). Each minibatch takes one ``tx`` step on
+    ``loss_fn(network_params, minibatch) -> (loss, aux_metrics)``. Returns the final parameters,
+    the optimiser state and ``{"loss", **aux_metrics}`` averaged over all minibatch steps.
     """
     n = jax.tree.leaves(data)[0].shape[0]
     count = min(num_minibatches, n)
@@ -139,19 +143,25 @@ def minibatch_epochs(
     names: list[str] = []  # filled while the step is traced
 
     # Each step's metrics leave the scan as one stacked vector: one write per step, not one per metric.
-    def step(carry: Any, minibatch: Any) -> tuple[Any, jax.Array]:
-        carry, metrics = minibatch_step(carry, minibatch)
+    def step(carry: tuple[Any, Any], minibatch: Any) -> tuple[tuple[Any, Any], jax.Array]:
+        network_params, opt_state = carry
+        (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(network_params, minibatch)
+        updates, opt_state = tx.update(grads, opt_state, network_params)
+        metrics = {"loss": loss, **aux}
         names[:] = list(metrics)
-        return carry, jnp.stack([jnp.asarray(metrics[name], jnp.float32) for name in names])
+        stacked = jnp.stack([jnp.asarray(metrics[name], jnp.float32) for name in names])
+        return (optax.apply_updates(network_params, updates), opt_state), stacked
 
-    def epoch(carry: Any, epoch_key: jax.Array) -> tuple[Any, jax.Array]:
+    def epoch(carry: tuple[Any, Any], epoch_key: jax.Array) -> tuple[tuple[Any, Any], jax.Array]:
         order = jax.random.permutation(epoch_key, n)[: count * size].reshape(count, size)
         minibatches = jax.tree.map(lambda x: x[order], data)
         return jax.lax.scan(step, carry, minibatches)
 
-    carry, metrics = jax.lax.scan(epoch, carry, jax.random.split(key, num_epochs))
+    (network_params, opt_state), metrics = jax.lax.scan(
+        epoch, (network_params, opt_state), jax.random.split(key, num_epochs)
+    )
     means = jnp.mean(metrics, axis=(0, 1))
-    return carry, {name: means[i] for i, name in enumerate(names)}
+    return network_params, opt_state, {name: means[i] for i, name in enumerate(names)}
 
 
 def hyperparameters(agent: str, params_cls: type, given: dict[str, Any]) -> dict[str, Any]:

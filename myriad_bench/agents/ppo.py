@@ -208,14 +208,8 @@ def _update(key: jax.Array, state: PPOState, batch: Transition, params: PPOParam
             "clip_fraction": jnp.mean((jnp.abs(ratio - 1.0) > params.clip_eps).astype(jnp.float32)),
         }
 
-    def minibatch_step(carry: tuple[Any, Any], minibatch: dict) -> tuple[tuple[Any, Any], dict]:
-        network_params, opt_state = carry
-        (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(network_params, minibatch)
-        updates, opt_state = tx.update(grads, opt_state, network_params)
-        return (optax.apply_updates(network_params, updates), opt_state), {"loss": loss, **aux}
-
-    (network_params, opt_state), metrics = minibatch_epochs(
-        key, (state.params, state.opt_state), flat, params.num_epochs, params.num_minibatches, minibatch_step
+    network_params, opt_state, metrics = minibatch_epochs(
+        key, state.params, state.opt_state, flat, params.num_epochs, params.num_minibatches, loss_fn, tx
     )
     metrics["value"] = jnp.mean(values)
     step = state.step + batch.reward.shape[0]
