@@ -35,8 +35,8 @@ _EXPORTS = {
     "TrainingMetrics": "myriad_bench.platform.types",
     "TrainingResults": "myriad_bench.platform.types",
     # persistence errors
-    "ArtifactError": "myriad_bench.platform.artifacts",
-    "UnsafePickleError": "myriad_bench.platform.artifacts",
+    "ArtifactError": "myriad_bench.store.errors",
+    "UnsafePickleError": "myriad_bench.store.errors",
     # environments and agents
     "Environment": "myriad_bench.envs",
     "make_env": "myriad_bench.envs",

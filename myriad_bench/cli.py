@@ -31,7 +31,7 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
 
 def _run_fingerprint(run_dir: Path) -> dict | None:
     """The platform fingerprint recorded with a run (``None`` when the run dir has none)."""
-    from myriad_bench.platform.artifacts import read_run_metadata
+    from myriad_bench.store.rundir import read_run_metadata
 
     candidates = [run_dir] if (run_dir / "results.pkl").is_file() else sorted(run_dir.glob("seed-*"))
     for candidate in candidates:

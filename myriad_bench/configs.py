@@ -17,8 +17,10 @@ import json
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ConfigDict, PositiveInt, ValidationError, field_validator
+
+from myriad_bench.store.errors import ArtifactError
+from myriad_bench.store.yaml_io import load_yaml, write_yaml
 
 __all__ = [
     "AgentConfig",
@@ -34,10 +36,6 @@ __all__ = [
     "load_config",
     "save_config",
 ]
-
-
-# The C dumper when PyYAML was built with libyaml: several times faster than the pure-Python one.
-_YamlDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 class ConfigError(ValueError):
@@ -194,10 +192,7 @@ def config_to_eval_config(config: Config) -> EvalConfig:
 
 def save_config(config: Config | EvalConfig, path: Path | str) -> None:
     """Write the config as YAML (atomically; parent folders are created)."""
-    from myriad_bench.platform.artifacts import atomic_write_bytes
-
-    text = yaml.dump(config.model_dump(mode="json"), Dumper=_YamlDumper, sort_keys=False)
-    atomic_write_bytes(Path(path), text.encode())
+    write_yaml(path, config.model_dump(mode="json"))
 
 
 _C = TypeVar("_C", Config, EvalConfig)
@@ -213,9 +208,9 @@ def load_config(path: Path | str, cls: type[_C] = Config) -> _C:
     if not path.is_file():
         raise FileNotFoundError(f"config file not found: {path}")
     try:
-        data = yaml.safe_load(path.read_bytes())
-    except (yaml.YAMLError, UnicodeDecodeError, ValueError) as error:
-        raise ConfigError(f"{path}: not valid YAML ({error})") from error
+        data = load_yaml(path)
+    except ArtifactError as error:
+        raise ConfigError(str(error)) from None
     if not isinstance(data, dict):
         raise ConfigError(
             f"{path}: expected a mapping with run/agent/env sections, got {type(data).__name__}"

@@ -24,23 +24,20 @@ import myriad_bench.strategies as mbst
 from myriad_bench.agents.registry import agent_names, register_agent
 from myriad_bench.configs import create_config
 from myriad_bench.envs.registry import env_names, register_env
-from myriad_bench.platform.artifacts import (
-    FORMAT_VERSION,
-    ArtifactError,
+from myriad_bench.platform.types import EvaluationMetrics, TrainingMetrics, TrainingResults
+from myriad_bench.store.atomic import atomic_write, atomic_write_bytes
+from myriad_bench.store.errors import ArtifactError, UnsafePickleError
+from myriad_bench.store.fingerprint import fingerprint_digest, library_versions, platform_fingerprint
+from myriad_bench.store.pickles import dump_results_pickle, load_results_pickle
+from myriad_bench.store.rundir import (
+    RUN_DIR_FORMAT_VERSION as FORMAT_VERSION,
+)
+from myriad_bench.store.rundir import (
     RunInfo,
-    UnsafePickleError,
-    atomic_write,
-    atomic_write_bytes,
     default_run_dir,
-    dump_results_pickle,
-    fingerprint_digest,
-    library_versions,
-    load_results_pickle,
-    platform_fingerprint,
     read_run_metadata,
     write_run_metadata,
 )
-from myriad_bench.platform.types import EvaluationMetrics, TrainingMetrics, TrainingResults
 
 REPO = Path(__file__).resolve().parents[1]
 _NAME = st.text("abcxyz-._019", min_size=1, max_size=6)
@@ -220,8 +217,8 @@ def test_poison_inside_real_results_is_refused(tmp_path: Path, results: Training
 @pytest.mark.parametrize(
     ("module", "name"),
     [
-        ("myriad_bench.platform.artifacts", "atomic_write_bytes"),  # our own code, but a function
-        ("myriad_bench.platform.artifacts", "Path"),  # a re-exported foreign class
+        ("myriad_bench.store.atomic", "atomic_write_bytes"),  # our own code, but a function
+        ("myriad_bench.store.pickles", "Path"),  # a re-exported foreign class
         ("numpy", "load"),
         ("numpy.testing", "assert_equal"),
         ("pathlib", "Path.write_text"),
@@ -403,3 +400,15 @@ def test_seed_era_run_dirs_without_metadata_load(tmp_path: Path, results: Traini
     results.save(tmp_path)
     (tmp_path / "run_metadata.yaml").unlink()
     assert TrainingResults.load(tmp_path).summary() == results.summary()
+
+
+def test_fingerprint_compares_linux_and_cpuid_spellings_alike() -> None:
+    # Baselines written before py-cpuinfo recorded Linux's flag names; py-cpuinfo adds CPUID's.
+    from myriad_bench.store.fingerprint import same_platform
+
+    current = platform_fingerprint()
+    linux_names = {**current, "cpu_features": ["avx512_vnni", "sha_ni", "sse4_1"]}
+    cpuid_names = {**current, "cpu_features": ["avx512vnni", "sha", "sse4_1", "sse41"]}
+    assert same_platform(linux_names, cpuid_names)
+    assert not same_platform(linux_names, {**current, "cpu_features": ["avx512vnni", "sse4_1"]})
+    assert not same_platform(current, None)

@@ -7,7 +7,7 @@ from test_baselines import evaluation_results, training_results
 
 from myriad_bench.cli import main
 from myriad_bench.harness.baselines import BaselineStore
-from myriad_bench.platform.artifacts import platform_fingerprint
+from myriad_bench.store.fingerprint import platform_fingerprint
 
 
 @pytest.fixture

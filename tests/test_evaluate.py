@@ -15,7 +15,8 @@ from myriad_bench.agents import Agent, register_agent
 from myriad_bench.configs import load_config
 from myriad_bench.core.spaces import Box, Discrete
 from myriad_bench.envs import Environment, register_env
-from myriad_bench.platform.artifacts import ArtifactError, read_run_metadata
+from myriad_bench.store.errors import ArtifactError
+from myriad_bench.store.rundir import read_run_metadata
 
 # --- a tiny task and agent whose episodes are known by hand --------------------------------------
 # "test-eval-stairs": start at 0; action 1 climbs one step, 0 stays; reward 1 per step; the

@@ -25,8 +25,9 @@ from myriad_bench.configs import (
     create_eval_config,
     load_config,
 )
-from myriad_bench.platform.artifacts import ArtifactError, read_run_metadata
 from myriad_bench.platform.types import EvaluationMetrics, EvaluationResults, TrainingMetrics, TrainingResults
+from myriad_bench.store.errors import ArtifactError
+from myriad_bench.store.rundir import read_run_metadata
 
 
 def _load_training(path: Path) -> Any:

@@ -14,8 +14,8 @@ from flax import serialization, struct
 from hypothesis import given
 
 import myriad_bench.strategies as mbst
-from myriad_bench.platform.artifacts import ArtifactError
-from myriad_bench.platform.serialization import load_agent_state, restore_agent_state, save_agent_state
+from myriad_bench.store.agent_state import load_agent_state, restore_agent_state, save_agent_state
+from myriad_bench.store.errors import ArtifactError
 
 
 @struct.dataclass

@@ -16,7 +16,6 @@ from hypothesis import given
 import myriad_bench as mb
 import myriad_bench.strategies as mbst
 from myriad_bench.configs import EvalConfig, create_config, create_eval_config, load_config
-from myriad_bench.platform.artifacts import ArtifactError, RunInfo, read_run_metadata
 from myriad_bench.platform.types import (
     EvaluationMetrics,
     EvaluationResults,
@@ -25,6 +24,8 @@ from myriad_bench.platform.types import (
     TrainingResults,
     stack_episode_returns,
 )
+from myriad_bench.store.errors import ArtifactError
+from myriad_bench.store.rundir import RunInfo, read_run_metadata
 
 
 def _training_results(
@@ -239,7 +240,7 @@ def test_load_of_a_missing_dir_names_the_file(tmp_path: Path) -> None:
 def test_load_checks_the_fields_of_what_it_unpickles(tmp_path: Path, names: tuple[str, str]) -> None:
     results = _training_results(names)
     results.config = {"not": "a config"}  # type: ignore[assignment]
-    from myriad_bench.platform.artifacts import dump_results_pickle
+    from myriad_bench.store.pickles import dump_results_pickle
 
     dump_results_pickle(results, tmp_path / "results.pkl")
     with pytest.raises(ArtifactError, match=r"TrainingResults\.config is a dict, expected Config"):

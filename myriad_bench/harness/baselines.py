@@ -178,7 +178,7 @@ def run_curves(results: Any) -> RunCurves:
 
 def library_versions() -> dict[str, str]:
     """Versions of Python and of the libraries that shape results."""
-    from myriad_bench.platform.artifacts import library_versions as versions
+    from myriad_bench.store.fingerprint import library_versions as versions
 
     return versions()
 
@@ -234,7 +234,7 @@ def fingerprint_differences(baseline: dict | None, current: dict | None) -> list
 def _fingerprint_digest(fingerprint: dict | None) -> str | None:
     if not fingerprint:
         return None
-    from myriad_bench.platform.artifacts import fingerprint_digest
+    from myriad_bench.store.fingerprint import fingerprint_digest
 
     return fingerprint_digest(fingerprint)
 
@@ -435,7 +435,7 @@ class BaselineStore:
             for seed, run in zip(seeds, runs, strict=True):
                 run.save(tmp / f"seed-{seed}", save_checkpoint=False)
             meta = _baseline_meta(kind, runs, seeds, fingerprint)
-            from myriad_bench.platform.artifacts import atomic_write_bytes
+            from myriad_bench.store.atomic import atomic_write_bytes
 
             atomic_write_bytes(tmp / BASELINE_FILE, yaml.safe_dump(meta, sort_keys=False).encode())
             moved = False
@@ -711,16 +711,17 @@ def _choose_mode(
     fingerprint: dict | None,
 ) -> tuple[str, str]:
     same_seeds = sorted(new_seeds) == baseline.seeds
-    digest = _fingerprint_digest(fingerprint)
+    from myriad_bench.store.fingerprint import same_platform
+
     if options.compare == "stat":
         return "stat", "stat comparison requested"
     if options.compare == "exact":
         return "exact", "exact comparison requested"
-    if not baseline.fingerprint_digest:
+    if not baseline.fingerprint:
         return "stat", "the baseline records no platform fingerprint"
-    if digest is None:
+    if not fingerprint:
         return "stat", "the run has no platform fingerprint"
-    if digest != baseline.fingerprint_digest:
+    if not same_platform(fingerprint, baseline.fingerprint):
         return "stat", "the platform fingerprint differs from the baseline's"
     if not same_seeds:
         return "stat", f"seeds {sorted(new_seeds)} differ from the baseline's {baseline.seeds}"

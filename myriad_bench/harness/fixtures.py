@@ -143,7 +143,7 @@ class MyriadSession:
     @property
     def fingerprint(self) -> dict:
         if self._fingerprint is None:
-            from myriad_bench.platform.artifacts import platform_fingerprint
+            from myriad_bench.store.fingerprint import platform_fingerprint
 
             self._fingerprint = platform_fingerprint()
         return self._fingerprint

@@ -237,7 +237,7 @@ def write_report(
 
     The Markdown is also appended to ``$GITHUB_STEP_SUMMARY`` when that variable is set.
     """
-    from myriad_bench.platform.artifacts import atomic_write_bytes
+    from myriad_bench.store.atomic import atomic_write_bytes
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)

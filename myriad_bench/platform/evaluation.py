@@ -27,10 +27,10 @@ from myriad_bench.agents.registry import make_agent
 from myriad_bench.configs import Config, EvalConfig, config_to_eval_config
 from myriad_bench.envs.environment import Environment
 from myriad_bench.envs.registry import make_env
-from myriad_bench.platform.artifacts import RunInfo, default_run_dir
 from myriad_bench.platform.rollout import make_rollout
-from myriad_bench.platform.serialization import restore_agent_state
 from myriad_bench.platform.types import EvaluationResults
+from myriad_bench.store.agent_state import restore_agent_state
+from myriad_bench.store.rundir import RunInfo, default_run_dir
 
 __all__ = ["evaluate"]
 

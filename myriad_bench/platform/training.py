@@ -59,9 +59,9 @@ from myriad_bench.core.transition import Transition
 from myriad_bench.envs.environment import Environment
 from myriad_bench.envs.registry import make_env
 from myriad_bench.envs.vector import HASH_PRNG, vector_reset, vector_step
-from myriad_bench.platform.artifacts import RunInfo, default_run_dir
 from myriad_bench.platform.rollout import make_rollout, reset_carry
 from myriad_bench.platform.types import EvaluationMetrics, TrainingEnvState, TrainingMetrics, TrainingResults
+from myriad_bench.store.rundir import RunInfo, default_run_dir
 
 __all__ = [
     "clear_compiled_programs",

@@ -13,16 +13,16 @@ import numpy as np
 from flax import struct
 
 from myriad_bench.configs import Config, EvalConfig, save_config
-from myriad_bench.platform.artifacts import (
+from myriad_bench.store.agent_state import load_agent_state, save_agent_state
+from myriad_bench.store.errors import ArtifactError
+from myriad_bench.store.pickles import load_results_pickle
+from myriad_bench.store.rundir import (
     CONFIG_FILENAME,
     RESULTS_FILENAME,
-    ArtifactError,
     RunInfo,
     check_run_dir_version,
-    load_results_pickle,
     save_results_to_disk,
 )
-from myriad_bench.platform.serialization import load_agent_state, save_agent_state
 
 __all__ = [
     "EvaluationMetrics",

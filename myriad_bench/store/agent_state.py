@@ -3,7 +3,8 @@
 The file holds ``flax.serialization.to_state_dict(state)`` packed with msgpack, the format of
 ``flax.serialization.to_bytes``: nested dicts of NumPy arrays (any dtype, bfloat16 included) and
 Python scalars. Loading gives that raw nested dict back; :func:`restore_agent_state` puts it
-onto an agent's own state structure (a flax struct, an optax state, ...).
+onto an agent's own state structure (a flax struct, an optax state, ...). Flax and JAX are
+imported when a function needs them, not with this module.
 
 >>> save_agent_state(results.agent_state, "agent.msgpack")          # doctest: +SKIP
 >>> raw = load_agent_state("agent.msgpack")                          # doctest: +SKIP
@@ -15,11 +16,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import jax
 import numpy as np
-from flax import serialization
 
-from myriad_bench.platform.artifacts import ArtifactError, atomic_write_bytes
+from myriad_bench.store.atomic import atomic_write_bytes
+from myriad_bench.store.errors import ArtifactError
 
 __all__ = ["load_agent_state", "restore_agent_state", "save_agent_state"]
 
@@ -30,6 +30,8 @@ def save_agent_state(state: Any, path: Path | str) -> None:
     Raises :class:`ArtifactError` (a ``RuntimeError``) naming the path when there is no state
     or it cannot be serialized.
     """
+    from flax import serialization
+
     path = Path(path)
     if state is None:
         raise ArtifactError(f"no agent state to save to {path}: the results carry agent_state=None")
@@ -58,6 +60,8 @@ def load_agent_state(path: Path | str) -> Any:
             f"{path} is a directory, expected a msgpack file "
             "(a run dir keeps its agent state in checkpoints/final.msgpack)"
         )
+    from flax import serialization
+
     data = path.read_bytes()
     if not data:
         raise ArtifactError(f"{path} is empty, expected a Flax msgpack agent state")
@@ -78,6 +82,9 @@ def restore_agent_state(target: Any, raw: Any, *, source: Path | str | None = No
     :class:`ArtifactError` naming ``source`` (the file) and the first mismatching entry when
     the stored state has another structure or another array shape.
     """
+    import jax
+    from flax import serialization
+
     where = f"{source}: " if source is not None else ""
     try:
         restored = serialization.from_state_dict(target, raw)
