@@ -241,7 +241,7 @@ def test_allowed_values_round_trip(tmp_path: Path) -> None:
         "scalars": [np.float32(1.5), np.int64(-3), np.bool_(False), 1 + 2j],
         "dtypes": [np.dtype("f2"), np.dtype(ml_dtypes.bfloat16)],
         "paths": [Path("a/b"), Path("/abs")],
-        "containers": ({1, 2}, frozenset({"x"}), bytearray(b"ab"), range(3), slice(1, 2)),
+        "containers": ({1, 2}, frozenset({"x"}), bytearray(b"ab"), 1 + 2j, b""),
         "date": datetime(2026, 1, 2, 3, 4, 5),
     }
     path = tmp_path / "values.pkl"

@@ -1,0 +1,60 @@
+"""Bounds on what a loaded file may expand to: objects per byte and depth of nesting.
+
+A pickle's memo and YAML's aliases let a 1 KB file refer to one list thousands of times; the
+loaded object is small, but anything walking it as a tree (``config.digest()``, pydantic, a
+flattening diff) expands it to gigabytes. :func:`check_expansion` walks it as such a tree,
+counting every reference, and stops at a budget proportional to the file's size.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from myriad_bench.store.errors import ArtifactError
+
+__all__ = ["MAX_DEPTH", "check_expansion"]
+
+MAX_DEPTH = 64
+"""Deepest nesting a loaded file may have (results and baselines nest under 10 levels)."""
+_OBJECTS_PER_BYTE = 2
+_OBJECTS_FLOOR = 10_000
+
+
+def _children(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return [*obj.keys(), *obj.values()]
+    if isinstance(obj, list | tuple | set | frozenset):
+        return obj
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return list(vars(obj).values())
+    if isinstance(obj, BaseModel):
+        return [*vars(obj).values(), *(obj.__pydantic_extra__ or {}).values()]
+    return ()
+
+
+def check_expansion(obj: Any, size: int, source: Path | str, *, what: str = "file") -> None:
+    """Raise :class:`ArtifactError` naming ``source`` when ``obj`` walked as a tree is too big.
+
+    Every reference counts (aliases included), so the bound holds for anything that later
+    walks the object as a tree; arrays count as one object. The limit is
+    ``2 * size + 10_000`` objects and :data:`MAX_DEPTH` levels of nesting.
+    """
+    budget = _OBJECTS_PER_BYTE * size + _OBJECTS_FLOOR
+    stack, count = [(obj, 0)], 0
+    while stack:
+        value, depth = stack.pop()
+        count += 1
+        if count > budget:
+            raise ArtifactError(
+                f"{source}: the {what} expands to more than {budget:,} objects ({size:,} bytes on disk); "
+                "it repeats references to build a huge structure (corrupt or crafted)"
+            )
+        if depth > MAX_DEPTH:
+            raise ArtifactError(
+                f"{source}: the {what} nests deeper than {MAX_DEPTH} levels (corrupt or crafted)"
+            )
+        stack.extend((child, depth + 1) for child in _children(value))
