@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from myriad_bench.store.atomic import atomic_write_bytes
+from myriad_bench.store.bounds import check_expansion, non_plain_arrays
 from myriad_bench.store.errors import ArtifactError
 
 __all__ = ["load_agent_state", "restore_agent_state", "save_agent_state"]
@@ -66,12 +67,21 @@ def load_agent_state(path: Path | str) -> Any:
     if not data:
         raise ArtifactError(f"{path} is empty, expected a Flax msgpack agent state")
     try:
-        return serialization.msgpack_restore(data)
+        # msgpack bounds every length by the buffer's size; arrays come from their own bytes.
+        raw = serialization.msgpack_restore(data)
     except Exception as error:  # msgpack raises its own types, ValueError and TypeError alike
         raise ArtifactError(
-            f"{path} could not be read as a Flax msgpack agent state ({type(error).__name__}: {error}); "
+            f"{path} could not be read as a Flax msgpack agent state ({type(error).__name__}); "
             "the file is truncated, corrupt or of another format"
-        ) from error
+        ) from None
+    check_expansion(raw, len(data), path, what="agent state")
+    odd = non_plain_arrays(raw)
+    if odd:
+        raise ArtifactError(
+            f"{path}: holds arrays of dtype {odd[0]!r}; agent states hold numbers and bools only "
+            "(corrupt or crafted)"
+        )
+    return raw
 
 
 def restore_agent_state(target: Any, raw: Any, *, source: Path | str | None = None) -> Any:

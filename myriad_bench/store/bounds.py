@@ -12,11 +12,12 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel
 
 from myriad_bench.store.errors import ArtifactError
 
-__all__ = ["MAX_DEPTH", "check_expansion"]
+__all__ = ["MAX_DEPTH", "check_expansion", "is_plain_dtype", "non_plain_arrays"]
 
 MAX_DEPTH = 64
 """Deepest nesting a loaded file may have (results and baselines nest under 10 levels)."""
@@ -58,3 +59,44 @@ def check_expansion(obj: Any, size: int, source: Path | str, *, what: str = "fil
                 f"{source}: the {what} nests deeper than {MAX_DEPTH} levels (corrupt or crafted)"
             )
         stack.extend((child, depth + 1) for child in _children(value))
+
+
+def _ml_dtype_types() -> tuple[type, ...]:
+    try:
+        import ml_dtypes
+    except ImportError:  # pragma: no cover - installed with JAX
+        return ()
+    names = ("bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e4m3b11fnuz", "int4", "uint4")
+    return tuple(getattr(ml_dtypes, name) for name in names if hasattr(ml_dtypes, name))
+
+
+ML_DTYPES = _ml_dtype_types()
+"""The ml_dtypes scalar types (bfloat16, float8, int4) saved arrays may hold."""
+
+
+def is_plain_dtype(dtype: Any) -> bool:
+    """Whether ``dtype`` is a number or bool dtype (NumPy's or ml_dtypes'): no objects, no fields."""
+    if not isinstance(dtype, np.dtype):
+        return False
+    plain = dtype.kind in "biufc" or dtype.type in ML_DTYPES
+    return (
+        plain
+        and not dtype.hasobject
+        and dtype.fields is None
+        and dtype.subdtype is None
+        and dtype.itemsize > 0
+    )
+
+
+def non_plain_arrays(tree: Any) -> list[str]:
+    """The dtypes of the arrays in a loaded tree of dicts and lists that are not plain."""
+    found, stack = [], [tree]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, np.ndarray | np.generic) and not is_plain_dtype(value.dtype):
+            found.append(value.dtype.str)
+        elif isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list | tuple):
+            stack.extend(value)
+    return found

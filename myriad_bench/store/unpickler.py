@@ -34,6 +34,8 @@ from typing import IO, Any, ClassVar
 
 import numpy as np
 
+from myriad_bench.store.bounds import ML_DTYPES as _ML_DTYPES
+from myriad_bench.store.bounds import is_plain_dtype
 from myriad_bench.store.errors import UnsafePickleError
 
 __all__ = ["SafeUnpickler"]
@@ -61,28 +63,12 @@ class _Refused(Exception):
 # --------------------------------------------------------------------------- dtypes
 
 
-def _ml_dtype_types() -> tuple[type, ...]:
-    try:
-        import ml_dtypes
-    except ImportError:  # pragma: no cover - installed with JAX
-        return ()
-    names = ("bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e4m3b11fnuz", "int4", "uint4")
-    return tuple(getattr(ml_dtypes, name) for name in names if hasattr(ml_dtypes, name))
-
-
-_ML_DTYPES = _ml_dtype_types()
-_KINDS = frozenset("biufc")  # bool, signed, unsigned, float, complex
-
-
 def _checked_dtype(dtype: Any) -> np.dtype:
     """``dtype`` if it is a plain numeric, bool or ml_dtypes dtype; else :class:`_Refused`."""
     if not isinstance(dtype, np.dtype):
         raise _Refused(f"expected a NumPy dtype, got {type(dtype).__name__}")
-    plain = dtype.kind in _KINDS or dtype.type in _ML_DTYPES
-    if not plain or dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None:
+    if not is_plain_dtype(dtype):
         raise _Refused(f"refused dtype {dtype.str!r}: arrays in results files hold numbers and bools only")
-    if dtype.itemsize < 1:
-        raise _Refused(f"refused dtype {dtype.str!r} of item size {dtype.itemsize}")
     return dtype
 
 
