@@ -412,3 +412,15 @@ def test_fingerprint_compares_linux_and_cpuid_spellings_alike() -> None:
     assert same_platform(linux_names, cpuid_names)
     assert not same_platform(linux_names, {**current, "cpu_features": ["avx512vnni", "sse4_1"]})
     assert not same_platform(current, None)
+
+
+def test_atomic_writes_get_the_mode_of_a_normal_file(tmp_path: Path) -> None:
+    import stat
+
+    from myriad_bench.store import atomic
+
+    atomic_write_bytes(tmp_path / "a.bin", b"x")
+    with open(tmp_path / "b.bin", "wb") as f:  # what the process's umask gives a plain open()
+        f.write(b"x")
+    mode = stat.S_IMODE((tmp_path / "a.bin").stat().st_mode)
+    assert mode == stat.S_IMODE((tmp_path / "b.bin").stat().st_mode) == 0o666 & ~atomic._UMASK

@@ -28,6 +28,8 @@ def atomic_write(path: Path | str) -> Iterator[IO[bytes]]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        if hasattr(os, "fchmod"):  # mkstemp makes 0600; give the mode an open() would (0666 - umask)
+            os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()
@@ -46,6 +48,13 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> None:
         f.write(data)
 
 
+def _read_umask() -> int:
+    mask = os.umask(0o022)  # the only way to read it is to set it; put it straight back
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
 # fdatasync flushes the data and the size, all a rename needs; fsync where it is missing (macOS).
 _sync = getattr(os, "fdatasync", os.fsync)
 
