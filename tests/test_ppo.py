@@ -57,7 +57,7 @@ def test_registered_with_a_default_rollout_and_checked_hyperparameters() -> None
     assert agent.params.clip_eps == 0.1
     with pytest.raises(ValueError, match="no hyperparameter 'clip'"):
         make_ppo(Discrete(2), clip=0.1)
-    with pytest.raises(ValueError, match="num_minibatches must be >= 1"):
+    with pytest.raises(ValueError, match="num_minibatches must be an integer >= 1, got 0"):
         make_ppo(Discrete(2), num_minibatches=0)
     with pytest.raises(ValueError, match="1-D Box"):
         make_ppo(Box(-1.0, 1.0, (2, 2)))

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import myriad_bench as mb
-from myriad_bench.agents.pqn import epsilon, lambda_returns, make_pqn, q_network
+from myriad_bench.agents.exploration import epsilon
+from myriad_bench.agents.pqn import lambda_returns, make_pqn, q_network
 from myriad_bench.core.spaces import Box, Discrete
 from myriad_bench.core.transition import Transition
 
@@ -73,8 +74,14 @@ def test_registered_with_layer_norm_and_checked_hyperparameters() -> None:
 
 def test_epsilon_counts_steps_of_each_environment() -> None:
     agent = make_pqn(Discrete(2), epsilon_start=1.0, epsilon_end=0.0, epsilon_decay_steps=64)
-    values = [float(epsilon(jnp.int32(t), agent.params)) for t in (0, 32, 64, 640)]
+    params = agent.params
+    schedule = (params.epsilon_start, params.epsilon_end, params.epsilon_decay_steps)
+    values = [float(epsilon(jnp.int32(t), *schedule)) for t in (0, 32, 64, 640)]
     assert values == pytest.approx([1.0, 0.5, 0.0, 0.0])
+    # The schedule the agent reports while training is the same one, counted per environment.
+    state = agent.init(jax.random.key(0), jnp.zeros(4), params).replace(step=jnp.int32(32))
+    _, metrics = agent.update(jax.random.key(1), state, rollout(), params)
+    assert float(metrics["epsilon"]) == pytest.approx(0.5)
 
 
 def rollout(steps: int = 8, envs: int = 6) -> Transition:

@@ -13,24 +13,37 @@ The defaults solve CartPole-v1 (``cartpole-control``) with one environment in 50
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import jax
 import jax.numpy as jnp
 import optax
 from flax import struct
+from pydantic import Field
 
 from myriad_bench.agents.agent import Agent
-from myriad_bench.agents.networks import MLP, hyperparameters
+from myriad_bench.agents.exploration import epsilon, epsilon_greedy
+from myriad_bench.agents.hyperparameters import (
+    Activation,
+    Count,
+    Flag,
+    HiddenSizes,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveFraction,
+    Probability,
+    check_hyperparameters,
+)
+from myriad_bench.agents.networks import MLP
 from myriad_bench.agents.registry import register_agent
 from myriad_bench.core.spaces import Discrete, Space
 from myriad_bench.core.transition import Transition
 
-__all__ = ["DQNParams", "DQNState", "epsilon", "make_dqn", "q_network"]
+__all__ = ["DQNParams", "DQNState", "make_dqn", "q_network"]
 
 NAME = "dqn"
 
-_LOSSES = ("huber", "mse")
+Loss = Annotated[Literal["huber", "mse"], Field(description="one of 'huber', 'mse'")]
 
 
 @struct.dataclass
@@ -38,26 +51,26 @@ class DQNParams:
     """DQN hyperparameters (the defaults solve CartPole-v1). Structure is static; numbers are leaves."""
 
     action_space: Discrete = struct.field(pytree_node=False)
-    hidden_sizes: tuple[int, ...] = struct.field(pytree_node=False, default=(64, 64))
-    activation: str = struct.field(pytree_node=False, default="relu")
-    loss: str = struct.field(pytree_node=False, default="mse")
+    hidden_sizes: HiddenSizes = struct.field(pytree_node=False, default=(64, 64))
+    activation: Activation = struct.field(pytree_node=False, default="relu")
+    loss: Loss = struct.field(pytree_node=False, default="mse")
     """``"huber"`` or ``"mse"`` on the TD error."""
-    double_dqn: bool = struct.field(pytree_node=False, default=True)
+    double_dqn: Flag = struct.field(pytree_node=False, default=True)
     """Pick the next action with the online network, value it with the target network."""
-    learning_rate: float = 5e-4
-    gamma: float = 0.99
-    epsilon_start: float = 1.0
-    epsilon_end: float = 0.04
-    epsilon_decay_steps: int = 8_000
+    learning_rate: PositiveFloat = 5e-4
+    gamma: Probability = 0.99
+    epsilon_start: Probability = 1.0
+    epsilon_end: Probability = 0.04
+    epsilon_decay_steps: NonNegativeInt = 8_000
     """Updates over which ε decays linearly from ``epsilon_start`` to ``epsilon_end``."""
-    learning_starts: int = 1_000
+    learning_starts: NonNegativeInt = 1_000
     """Updates before the first gradient step (the buffer fills meanwhile)."""
-    target_update_period: int = 100
+    target_update_period: Count = 100
     """Updates between target-network syncs."""
-    tau: float = 1.0
+    tau: PositiveFraction = 1.0
     """Sync step size: 1 copies the online network, smaller values move the target towards it."""
-    huber_delta: float = 1.0
-    max_grad_norm: float = 10.0
+    huber_delta: PositiveFloat = 1.0
+    max_grad_norm: PositiveFloat = 10.0
 
 
 @struct.dataclass
@@ -83,10 +96,8 @@ def _optimizer(params: DQNParams) -> optax.GradientTransformation:
     )
 
 
-def epsilon(step: jax.Array, params: DQNParams) -> jax.Array:
-    """ε after ``step`` updates: linear from ``epsilon_start`` to ``epsilon_end``, then constant."""
-    fraction = jnp.clip(step / jnp.maximum(params.epsilon_decay_steps, 1), 0.0, 1.0)
-    return params.epsilon_start + fraction * (params.epsilon_end - params.epsilon_start)
+def _epsilon(step: jax.Array, params: DQNParams) -> jax.Array:
+    return epsilon(step, params.epsilon_start, params.epsilon_end, params.epsilon_decay_steps)
 
 
 def _init(key: jax.Array, obs: jax.Array, params: DQNParams) -> DQNState:
@@ -103,13 +114,9 @@ def _select_action(
     key: jax.Array, obs: jax.Array, carry: Any, state: DQNState, params: DQNParams, deterministic: bool
 ) -> tuple[jax.Array, Any]:
     q_values = q_network(params).apply(state.params, obs)
-    greedy = jnp.argmax(q_values, axis=-1).astype(jnp.int32)
     if deterministic:
-        return greedy, carry
-    key_explore, key_random = jax.random.split(key)
-    explore = jax.random.uniform(key_explore, greedy.shape) < epsilon(state.step, params)
-    random_action = jax.random.randint(key_random, greedy.shape, 0, params.action_space.n, jnp.int32)
-    return jnp.where(explore, random_action, greedy), carry
+        return jnp.argmax(q_values, axis=-1).astype(jnp.int32), carry
+    return epsilon_greedy(key, q_values, _epsilon(state.step, params)), carry
 
 
 def _update(key: jax.Array, state: DQNState, batch: Transition, params: DQNParams) -> tuple[DQNState, dict]:
@@ -158,7 +165,7 @@ def _update(key: jax.Array, state: DQNState, batch: Transition, params: DQNParam
         state.params,
         state.target_params,
     )
-    metrics["epsilon"] = epsilon(state.step, params)
+    metrics["epsilon"] = _epsilon(state.step, params)
     return state.replace(target_params=target_params, step=step), metrics
 
 
@@ -170,13 +177,7 @@ def make_dqn(action_space: Space, **hyperparams: Any) -> Agent:
     """
     if not isinstance(action_space, Discrete):
         raise ValueError(f"agent {NAME!r} needs a Discrete action space, got {action_space!r}")
-    values = hyperparameters(NAME, DQNParams, hyperparams)
-    if values["loss"] not in _LOSSES:
-        raise ValueError(
-            f"agent {NAME!r}: hyperparameter loss must be one of {_LOSSES}, got {values['loss']!r}"
-        )
-    if not 0.0 < values["tau"] <= 1.0:
-        raise ValueError(f"agent {NAME!r}: hyperparameter tau must be in (0, 1], got {values['tau']!r}")
+    values = check_hyperparameters(NAME, DQNParams, hyperparams)
     return Agent(
         name=NAME,
         action_space=action_space,

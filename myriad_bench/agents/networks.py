@@ -1,8 +1,7 @@
-"""Shared pieces of the learning agents: Flax networks and the hyperparameter check."""
+"""Shared pieces of the learning agents: Flax networks, their initialiser and the minibatch loop."""
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable
 from typing import Any
@@ -13,9 +12,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-__all__ = ["MLP", "ActorCritic", "activation_fn", "hyperparameters", "minibatch_epochs", "orthogonal"]
+__all__ = ["ACTIVATIONS", "MLP", "ActorCritic", "activation_fn", "minibatch_epochs", "orthogonal"]
 
-_ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "relu": nn.relu,
     "tanh": nn.tanh,
     "gelu": nn.gelu,
@@ -27,10 +26,10 @@ _ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
 def activation_fn(name: str) -> Callable[[jax.Array], jax.Array]:
     """The activation called ``name``; a ``ValueError`` lists the known ones."""
     try:
-        return _ACTIVATIONS[name]
+        return ACTIVATIONS[name]
     except KeyError:
         raise ValueError(
-            f"unknown activation {name!r}; choose one of {', '.join(sorted(_ACTIVATIONS))}"
+            f"unknown activation {name!r}; choose one of {', '.join(sorted(ACTIVATIONS))}"
         ) from None
 
 
@@ -162,74 +161,3 @@ def minibatch_epochs(
     )
     means = jnp.mean(metrics, axis=(0, 1))
     return network_params, opt_state, {name: means[i] for i, name in enumerate(names)}
-
-
-def hyperparameters(agent: str, params_cls: type, given: dict[str, Any]) -> dict[str, Any]:
-    """The defaults of ``params_cls`` (a flax struct with defaults) updated with ``given``.
-
-    Each given value is coerced to the type of its default (float, int, bool, str, tuple of
-    ints); counts (epochs, minibatches, sync periods) must be >= 1 and ``activation`` known.
-    Raises ``ValueError`` naming the agent, the hyperparameter and the value otherwise.
-    """
-    defaults = {
-        field.name: field.default
-        for field in dataclasses.fields(params_cls)
-        if field.default is not dataclasses.MISSING
-    }
-    unknown = sorted(set(given) - set(defaults))
-    if unknown:
-        raise ValueError(
-            f"agent {agent!r} has no hyperparameter {', '.join(map(repr, unknown))}; "
-            f"it takes: {', '.join(defaults)}"
-        )
-    values = dict(defaults)
-    for name, value in given.items():
-        values[name] = _coerce(agent, name, value, defaults[name])
-    for name in _COUNTS.intersection(values):
-        if values[name] < 1:
-            raise ValueError(f"agent {agent!r}: hyperparameter {name} must be >= 1, got {values[name]!r}")
-    if "activation" in values:
-        activation_fn(values["activation"])
-    return values
-
-
-# Hyperparameters that count things: every agent that has one needs it to be at least 1.
-_COUNTS = frozenset({"num_epochs", "num_minibatches", "target_update_period"})
-
-
-def _coerce(agent: str, name: str, value: Any, default: Any) -> Any:
-    def fail(kind: str) -> ValueError:
-        return ValueError(f"agent {agent!r}: hyperparameter {name} must be {kind}, got {value!r}")
-
-    if isinstance(default, bool):
-        if not isinstance(value, bool | np.bool_):
-            raise fail("true or false")
-        return bool(value)
-    if isinstance(default, int):
-        if isinstance(value, bool) or not float(_number(value, fail("an integer"))).is_integer():
-            raise fail("an integer")
-        return int(value)
-    if isinstance(default, float):
-        number = float(_number(value, fail("a number")))
-        if isinstance(value, bool) or not math.isfinite(number):
-            raise fail("a finite number")
-        return number
-    if isinstance(default, tuple):
-        if isinstance(value, str | bytes) or not isinstance(value, tuple | list):
-            raise fail("a list of positive integers")
-        sizes = tuple(_coerce(agent, name, size, 0) for size in value)
-        if not sizes or min(sizes) < 1:
-            raise fail("a non-empty list of positive integers")
-        return sizes
-    if isinstance(default, str):
-        if not isinstance(value, str):
-            raise fail("a string")
-        return value
-    return value
-
-
-def _number(value: Any, error: ValueError) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise error from None

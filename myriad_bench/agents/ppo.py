@@ -26,7 +26,17 @@ import optax
 from flax import struct
 
 from myriad_bench.agents.agent import Agent
-from myriad_bench.agents.networks import ActorCritic, hyperparameters, minibatch_epochs
+from myriad_bench.agents.hyperparameters import (
+    Activation,
+    Count,
+    FiniteFloat,
+    Flag,
+    HiddenSizes,
+    PositiveFloat,
+    Probability,
+    check_hyperparameters,
+)
+from myriad_bench.agents.networks import ActorCritic, minibatch_epochs
 from myriad_bench.agents.registry import register_agent
 from myriad_bench.core.spaces import Box, Discrete, Space
 from myriad_bench.core.transition import Transition
@@ -42,20 +52,20 @@ class PPOParams:
     """PPO hyperparameters (the defaults solve CartPole-v1). Structure is static; numbers are leaves."""
 
     action_space: Space = struct.field(pytree_node=False)
-    hidden_sizes: tuple[int, ...] = struct.field(pytree_node=False, default=(64, 64))
-    activation: str = struct.field(pytree_node=False, default="tanh")
-    num_epochs: int = struct.field(pytree_node=False, default=4)
-    num_minibatches: int = struct.field(pytree_node=False, default=4)
-    normalize_advantages: bool = struct.field(pytree_node=False, default=True)
-    clip_value_loss: bool = struct.field(pytree_node=False, default=True)
-    learning_rate: float = 3e-3
-    gamma: float = 0.99
-    gae_lambda: float = 0.95
-    clip_eps: float = 0.2
+    hidden_sizes: HiddenSizes = struct.field(pytree_node=False, default=(64, 64))
+    activation: Activation = struct.field(pytree_node=False, default="tanh")
+    num_epochs: Count = struct.field(pytree_node=False, default=4)
+    num_minibatches: Count = struct.field(pytree_node=False, default=4)
+    normalize_advantages: Flag = struct.field(pytree_node=False, default=True)
+    clip_value_loss: Flag = struct.field(pytree_node=False, default=True)
+    learning_rate: PositiveFloat = 3e-3
+    gamma: Probability = 0.99
+    gae_lambda: Probability = 0.95
+    clip_eps: PositiveFloat = 0.2
     """Clip range of the probability ratio (and of the value change when ``clip_value_loss``)."""
-    vf_coef: float = 0.5
-    ent_coef: float = 0.01
-    max_grad_norm: float = 0.5
+    vf_coef: FiniteFloat = 0.5
+    ent_coef: FiniteFloat = 0.01
+    max_grad_norm: PositiveFloat = 0.5
 
 
 @struct.dataclass
@@ -228,7 +238,7 @@ def make_ppo(action_space: Space, **hyperparams: Any) -> Agent:
             raise ValueError(f"agent {NAME!r} needs a 1-D Box action space, got shape {action_space.shape}")
     elif not isinstance(action_space, Discrete):
         raise ValueError(f"agent {NAME!r} supports Discrete and Box action spaces, got {action_space!r}")
-    values = hyperparameters(NAME, PPOParams, hyperparams)
+    values = check_hyperparameters(NAME, PPOParams, hyperparams)
     return Agent(
         name=NAME,
         action_space=action_space,

@@ -21,12 +21,24 @@ import optax
 from flax import struct
 
 from myriad_bench.agents.agent import Agent
-from myriad_bench.agents.networks import MLP, hyperparameters, minibatch_epochs
+from myriad_bench.agents.exploration import epsilon, epsilon_greedy
+from myriad_bench.agents.hyperparameters import (
+    Activation,
+    Count,
+    FiniteFloat,
+    Flag,
+    HiddenSizes,
+    NonNegativeInt,
+    PositiveFloat,
+    Probability,
+    check_hyperparameters,
+)
+from myriad_bench.agents.networks import MLP, minibatch_epochs
 from myriad_bench.agents.registry import register_agent
 from myriad_bench.core.spaces import Discrete, Space
 from myriad_bench.core.transition import Transition
 
-__all__ = ["NAME", "PQNParams", "PQNState", "epsilon", "lambda_returns", "make_pqn", "q_network"]
+__all__ = ["NAME", "PQNParams", "PQNState", "lambda_returns", "make_pqn", "q_network"]
 
 NAME = "pqn"
 DEFAULT_ROLLOUT_STEPS = 16
@@ -37,22 +49,22 @@ class PQNParams:
     """PQN hyperparameters (the defaults solve CartPole-v1). Structure is static; numbers are leaves."""
 
     action_space: Discrete = struct.field(pytree_node=False)
-    hidden_sizes: tuple[int, ...] = struct.field(pytree_node=False, default=(128, 128))
-    activation: str = struct.field(pytree_node=False, default="relu")
-    layer_norm: bool = struct.field(pytree_node=False, default=True)
-    num_epochs: int = struct.field(pytree_node=False, default=4)
-    num_minibatches: int = struct.field(pytree_node=False, default=4)
-    learning_rate: float = 1e-3
-    gamma: float = 0.99
-    td_lambda: float = 0.95
+    hidden_sizes: HiddenSizes = struct.field(pytree_node=False, default=(128, 128))
+    activation: Activation = struct.field(pytree_node=False, default="relu")
+    layer_norm: Flag = struct.field(pytree_node=False, default=True)
+    num_epochs: Count = struct.field(pytree_node=False, default=4)
+    num_minibatches: Count = struct.field(pytree_node=False, default=4)
+    learning_rate: PositiveFloat = 1e-3
+    gamma: Probability = 0.99
+    td_lambda: Probability = 0.95
     """λ of the Q(λ) returns: 0 gives one-step targets, 1 Monte-Carlo returns."""
-    reward_scale: float = 0.1
+    reward_scale: FiniteFloat = 0.1
     """Rewards are multiplied by this before the returns (Q-values come out scaled alike)."""
-    epsilon_start: float = 1.0
-    epsilon_end: float = 0.05
-    epsilon_decay_steps: int = 600
+    epsilon_start: Probability = 1.0
+    epsilon_end: Probability = 0.05
+    epsilon_decay_steps: NonNegativeInt = 600
     """Steps of each environment over which ε decays linearly."""
-    max_grad_norm: float = 10.0
+    max_grad_norm: PositiveFloat = 10.0
 
 
 @struct.dataclass
@@ -77,10 +89,9 @@ def _optimizer(params: PQNParams) -> optax.GradientTransformation:
     )
 
 
-def epsilon(step: jax.Array, params: PQNParams) -> jax.Array:
+def _epsilon(step: jax.Array, params: PQNParams) -> jax.Array:
     """ε after ``step`` steps of each environment."""
-    fraction = jnp.clip(step / jnp.maximum(params.epsilon_decay_steps, 1), 0.0, 1.0)
-    return params.epsilon_start + fraction * (params.epsilon_end - params.epsilon_start)
+    return epsilon(step, params.epsilon_start, params.epsilon_end, params.epsilon_decay_steps)
 
 
 def lambda_returns(
@@ -125,13 +136,9 @@ def _select_action(
     key: jax.Array, obs: jax.Array, carry: Any, state: PQNState, params: PQNParams, deterministic: bool
 ) -> tuple[jax.Array, Any]:
     q_values = q_network(params).apply(state.params, obs)
-    greedy = jnp.argmax(q_values, axis=-1).astype(jnp.int32)
     if deterministic:
-        return greedy, carry
-    key_explore, key_random = jax.random.split(key)
-    explore = jax.random.uniform(key_explore, greedy.shape) < epsilon(state.step, params)
-    random_action = jax.random.randint(key_random, greedy.shape, 0, params.action_space.n, jnp.int32)
-    return jnp.where(explore, random_action, greedy), carry
+        return jnp.argmax(q_values, axis=-1).astype(jnp.int32), carry
+    return epsilon_greedy(key, q_values, _epsilon(state.step, params)), carry
 
 
 def _update(key: jax.Array, state: PQNState, batch: Transition, params: PQNParams) -> tuple[PQNState, dict]:
@@ -161,7 +168,7 @@ def _update(key: jax.Array, state: PQNState, batch: Transition, params: PQNParam
     network_params, opt_state, metrics = minibatch_epochs(
         key, state.params, state.opt_state, flat, params.num_epochs, params.num_minibatches, loss_fn, tx
     )
-    metrics["epsilon"] = epsilon(state.step, params)
+    metrics["epsilon"] = _epsilon(state.step, params)
     step = state.step + batch.reward.shape[0]
     return PQNState(network_params, opt_state, step), metrics
 
@@ -175,7 +182,7 @@ def make_pqn(action_space: Space, **hyperparams: Any) -> Agent:
     """
     if not isinstance(action_space, Discrete):
         raise ValueError(f"agent {NAME!r} needs a Discrete action space, got {action_space!r}")
-    values = hyperparameters(NAME, PQNParams, hyperparams)
+    values = check_hyperparameters(NAME, PQNParams, hyperparams)
     return Agent(
         name=NAME,
         action_space=action_space,

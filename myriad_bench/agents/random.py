@@ -11,8 +11,9 @@ from typing import Any
 import jax
 from flax import struct
 
-from myriad_bench.agents._classical import check_finite_box, hyperparameters
+from myriad_bench.agents._classical import check_finite_box
 from myriad_bench.agents.agent import Agent
+from myriad_bench.agents.hyperparameters import check_hyperparameters
 from myriad_bench.agents.registry import register_agent
 from myriad_bench.core.spaces import Box, Discrete, Space
 
@@ -41,7 +42,7 @@ def _select_action(
 
 def make_random(action_space: Space, **hyperparams: Any) -> Agent:
     """The uniform random agent for a ``Discrete`` or finite ``Box`` action space (no hyperparameters)."""
-    hyperparameters(NAME, {}, hyperparams)
+    check_hyperparameters(NAME, RandomParams, hyperparams)
     if isinstance(action_space, Box):
         check_finite_box(NAME, action_space, "samples uniformly between the action bounds")
     elif not isinstance(action_space, Discrete):
