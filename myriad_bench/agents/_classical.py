@@ -1,77 +1,40 @@
-"""Shared checks of the classical (non-learning) agents: hyperparameter names and values."""
+"""Shared pieces of the classical (non-learning) agents: hyperparameters with control hints,
+and checks of spaces and observation indices."""
 
 from __future__ import annotations
 
-import dataclasses
-import math
-import operator
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
+from myriad_bench.agents.hyperparameters import check_hyperparameters
+from myriad_bench.core.control import ControlHints
 from myriad_bench.core.spaces import Box
 
-__all__ = [
-    "check_finite_box",
-    "check_obs_index",
-    "field_defaults",
-    "finite_float",
-    "hyperparameters",
-    "non_negative_int",
-    "positive_float",
-]
+__all__ = ["check_finite_box", "check_obs_index", "controller_hyperparameters"]
+
+Hinted = Callable[[ControlHints, int | None], dict[str, Any]]
 
 
-def hyperparameters(agent: str, defaults: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
-    """``defaults`` updated with ``given``; an unknown name raises ``ValueError`` listing the known ones."""
-    unknown = sorted(set(given) - set(defaults))
-    if unknown:
-        raise ValueError(
-            f"agent {agent!r} has no hyperparameter {', '.join(map(repr, unknown))}; "
-            + (f"it takes: {', '.join(defaults)}" if defaults else "it takes none")
-        )
-    return {**defaults, **given}
+def controller_hyperparameters(
+    agent: str,
+    params_cls: type,
+    given: Mapping[str, Any],
+    control: ControlHints | None,
+    hinted: Hinted,
+) -> dict[str, Any]:
+    """The validated hyperparameters of a controller: ``given`` first, then the environment's hints.
 
-
-def field_defaults(cls: type, skip: tuple[str, ...] = ("action_space",)) -> dict[str, Any]:
-    """The default values of a (flax struct) dataclass's fields, minus ``skip``."""
-    return {
-        f.name: f.default
-        for f in dataclasses.fields(cls)
-        if f.name not in skip and f.default is not dataclasses.MISSING
-    }
-
-
-def finite_float(agent: str, name: str, value: Any) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = math.nan
-    if isinstance(value, bool) or not math.isfinite(number):
-        raise ValueError(f"agent {agent!r}: hyperparameter {name} must be a finite number, got {value!r}")
-    return number
-
-
-def positive_float(agent: str, name: str, value: Any, *, allow_inf: bool = False) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = math.nan
-    if isinstance(value, bool) or not number > 0 or (math.isinf(number) and not allow_inf):
-        kind = "a positive number" + (" (inf allowed)" if allow_inf else "")
-        raise ValueError(f"agent {agent!r}: hyperparameter {name} must be {kind}, got {value!r}")
-    return number
-
-
-def non_negative_int(agent: str, name: str, value: Any) -> int:
-    try:
-        number = operator.index(value)
-    except TypeError:
-        number = -1
-    if isinstance(value, bool) or number < 0:
-        raise ValueError(f"agent {agent!r}: hyperparameter {name} must be an integer >= 0, got {value!r}")
-    return number
+    ``hinted(control, obs_index)`` gives the defaults the hints imply for the component the
+    user chose (``obs_index``, or ``None`` when they did not name one); the class defaults
+    fill the rest, and fill everything when there are no hints.
+    """
+    values = check_hyperparameters(agent, params_cls, given)
+    if control is None:
+        return values
+    chosen = values["obs_index"] if "obs_index" in given else None
+    return check_hyperparameters(agent, params_cls, given, defaults=hinted(control, chosen))
 
 
 def check_obs_index(agent: str, obs_index: int, obs_shape: tuple[int, ...]) -> None:

@@ -14,6 +14,12 @@ A positive ``kp`` suits a plant whose measurement rises with the action. CartPol
 falls when the cart is pushed right, so it takes negative gains:
 ``make_pid(Discrete(2), obs_index=2, kp=-1.0, kd=-0.1, dt=0.02)`` pushes right while
 ``θ + 0.1 θ̇ > 0`` and balances the pole for the full 500 steps.
+
+Defaults come from the environment's :class:`~myriad_bench.core.control.ControlHints` when the
+factory gets them (``make_pid(space, control=env.control)``): the hinted component, setpoint
+and control interval, and the hinted gain magnitudes signed by ``action_sign`` — CartPole's
+hints give exactly the controller above. Hyperparameters the user gives always win; a
+user-chosen ``obs_index`` that the hints do not describe keeps only the hinted ``dt``.
 """
 
 from __future__ import annotations
@@ -24,16 +30,11 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from myriad_bench.agents._classical import (
-    check_obs_index,
-    field_defaults,
-    finite_float,
-    hyperparameters,
-    non_negative_int,
-    positive_float,
-)
+from myriad_bench.agents._classical import check_obs_index, controller_hyperparameters
 from myriad_bench.agents.agent import Agent
+from myriad_bench.agents.hyperparameters import FiniteFloat, NonNegativeInt, PositiveFloat, PositiveOrInf
 from myriad_bench.agents.registry import register_agent
+from myriad_bench.core.control import ControlHints
 from myriad_bench.core.spaces import Box, Discrete, Space
 
 __all__ = ["PIDCarry", "PIDParams", "make_pid"]
@@ -46,15 +47,15 @@ class PIDParams:
     """Hyperparameters of the PID controller."""
 
     action_space: Space = struct.field(pytree_node=False)
-    obs_index: int = struct.field(pytree_node=False, default=2)
+    obs_index: NonNegativeInt = struct.field(pytree_node=False, default=2)
     """The controlled observation component."""
-    kp: float = 1.0
-    ki: float = 0.0
-    kd: float = 0.0
-    setpoint: float = 0.0
-    dt: float = 0.02
+    kp: FiniteFloat = 1.0
+    ki: FiniteFloat = 0.0
+    kd: FiniteFloat = 0.0
+    setpoint: FiniteFloat = 0.0
+    dt: PositiveFloat = 0.02
     """Control interval in seconds (CartPole 0.02, Pendulum 0.05); scales the I and D terms."""
-    anti_windup: float = 10.0
+    anti_windup: PositiveOrInf = 10.0
     """Bound on ``|integral|`` (anti-windup by clamping); ``inf`` disables it."""
 
 
@@ -100,13 +101,33 @@ def _select_action(
     return jnp.clip(control, low, high), new_carry
 
 
-def make_pid(action_space: Space, **hyperparams: Any) -> Agent:
+def _hinted(control: ControlHints, obs_index: int | None) -> dict[str, Any]:
+    """The defaults ``control`` implies for regulating ``obs_index`` (``None``: the hinted one)."""
+    if obs_index not in (None, control.obs_index):
+        return {"dt": control.dt}  # the control interval holds for any component; the rest does not
+
+    def signed(gain: float) -> float:
+        # 0.0 + turns the -0.0 of a zero gain with action_sign -1 into 0.0.
+        return 0.0 + control.action_sign * gain
+
+    return {
+        "obs_index": control.obs_index,
+        "setpoint": control.setpoint,
+        "dt": control.dt,
+        "kp": signed(control.kp),
+        "ki": signed(control.ki),
+        "kd": signed(control.kd),
+    }
+
+
+def make_pid(action_space: Space, *, control: ControlHints | None = None, **hyperparams: Any) -> Agent:
     """The PID controller for a ``Box`` or ``Discrete(2)`` action space.
 
-    Hyperparameters (defaults): ``obs_index`` (2), ``kp`` (1.0), ``ki`` (0.0), ``kd`` (0.0),
-    ``setpoint`` (0.0), ``dt`` (0.02), ``anti_windup`` (10.0).
+    Hyperparameters: ``obs_index``, ``kp``, ``ki``, ``kd``, ``setpoint``, ``dt``, ``anti_windup``;
+    their defaults come from ``control`` (an environment's hints, see the module docstring),
+    else 2, 1.0, 0.0, 0.0, 0.0, 0.02, 10.0.
     """
-    values = hyperparameters(NAME, field_defaults(PIDParams), hyperparams)
+    values = controller_hyperparameters(NAME, PIDParams, hyperparams, control, _hinted)
     if isinstance(action_space, Discrete):
         if action_space.n != 2:
             raise ValueError(
@@ -115,17 +136,10 @@ def make_pid(action_space: Space, **hyperparams: Any) -> Agent:
             )
     elif not isinstance(action_space, Box):
         raise ValueError(f"agent {NAME!r} supports Box and Discrete(2) action spaces, got {action_space!r}")
-    params = PIDParams(
-        action_space=action_space,
-        obs_index=non_negative_int(NAME, "obs_index", values["obs_index"]),
-        **{name: finite_float(NAME, name, values[name]) for name in ("kp", "ki", "kd", "setpoint")},
-        dt=positive_float(NAME, "dt", values["dt"]),
-        anti_windup=positive_float(NAME, "anti_windup", values["anti_windup"], allow_inf=True),
-    )
     return Agent(
         name=NAME,
         action_space=action_space,
-        params=params,
+        params=PIDParams(action_space=action_space, **values),
         init=_init,
         select_action=_select_action,
         init_carry=_init_carry,

@@ -36,6 +36,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from myriad_bench.core.control import ControlHints
 from myriad_bench.core.spaces import Box, Discrete
 from myriad_bench.envs.environment import Environment, apply_overrides
 from myriad_bench.envs.gillespie import simulate_interval
@@ -46,6 +47,7 @@ __all__ = [
     "GeneExpressionConfig",
     "GeneExpressionParams",
     "GeneExpressionState",
+    "control_hints",
     "make_gene_expression",
     "physics_step",
     "propensities",
@@ -184,6 +186,23 @@ def make_gene_expression(**overrides: Any) -> Environment:
         action_space=Discrete(2),
         reset_env=reset_env,
         step_env=step_env,
+        control=control_hints(params, config),
+    )
+
+
+def control_hints(params: GeneExpressionParams, config: GeneExpressionConfig) -> ControlHints:
+    """Hold the protein level at its target: regulate ``GFP / protein_scale`` (component 0) at
+    ``protein_target / protein_scale``, once every ``interval_minutes`` minutes.
+
+    Light (action 1) raises the protein level (``action_sign=+1``), through mRNA, with a delay
+    of a few intervals; a proportional gain of 1 switches the light on below the target.
+    """
+    return ControlHints(
+        obs_index=0,
+        setpoint=float(params.protein_target) / float(params.protein_scale),
+        dt=float(config.interval_minutes),
+        action_sign=1,
+        kp=1.0,
     )
 
 

@@ -12,7 +12,9 @@ empty). ``state`` is a pytree with an int32 ``time`` field (steps taken in the e
 
 :class:`Environment` adds the one shared auto-resetting ``step`` on top: ``done`` is
 ``terminated | truncated`` (``time >= max_steps``), and a done environment comes back already
-reset (its returned ``obs`` is the first observation of the next episode). The batched form is
+reset (its returned ``obs`` is the first observation of the next episode). An environment may
+describe its control loop in observation terms (:class:`~myriad_bench.core.control.ControlHints`),
+from which classical controllers take working defaults. The batched form is
 in :mod:`myriad_bench.envs.vector`; :func:`apply_overrides` is the ``make_env(name, **overrides)``
 helper that environment factories share.
 """
@@ -26,6 +28,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from myriad_bench.core.control import ControlHints
 from myriad_bench.core.spaces import Box, Space
 
 __all__ = ["Environment", "apply_overrides", "auto_reset_step", "auto_reset_step_with_keys"]
@@ -90,6 +93,9 @@ class Environment(NamedTuple):
     action_space: Space
     reset_env: ResetFn
     step_env: StepFn
+    control: ControlHints | None = None
+    """Which observation component a classical controller should regulate, and how (``None``:
+    the environment does not say)."""
 
     def reset(self, key: jax.Array, params: Any = None) -> tuple[jax.Array, Any]:
         """``(obs, state)`` of a fresh episode."""

@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from myriad_bench.core.control import ControlHints
 from myriad_bench.core.spaces import Box
 from myriad_bench.envs.environment import Environment, apply_overrides
 from myriad_bench.envs.registry import register_env
@@ -29,6 +30,7 @@ __all__ = [
     "PendulumConfig",
     "PendulumParams",
     "PendulumState",
+    "control_hints",
     "make_pendulum",
     "physics_step",
     "reset_env",
@@ -138,7 +140,19 @@ def make_pendulum(**overrides: Any) -> Environment:
         action_space=Box(low=-max_torque, high=max_torque, shape=(1,)),
         reset_env=reset_env,
         step_env=step_env,
+        control=control_hints(params),
     )
+
+
+def control_hints(params: PendulumParams) -> ControlHints:
+    """Hold the pendulum upright: regulate ``sin theta`` (component 1) at 0, once every ``dt`` seconds.
+
+    Near the top a positive torque raises ``sin theta`` (``action_sign=+1``). The default torque
+    limit (2) is below gravity's largest pull (``m g l / 2 = 5``), so a law on this one component
+    does not swing the pendulum up from below (that takes pumping energy); these gains catch it
+    when it comes near the top and hold it there.
+    """
+    return ControlHints(obs_index=1, setpoint=0.0, dt=float(params.dt), action_sign=1, kp=10.0, kd=1.0)
 
 
 register_env(NAME, make_pendulum)
