@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import myriad_bench as mb
 from myriad_bench.agents.bangbang import BangBangParams, make_bangbang
 from myriad_bench.agents.pid import PIDParams, make_pid
 from myriad_bench.agents.random import make_random
@@ -129,3 +130,12 @@ def test_every_classical_agent_controls_every_builtin_env_without_hyperparameter
         assert bangbang.mean() > random + 100 and pid.mean() > random + 300
     else:  # random ~-63, both controllers ~-21 (the light held around the target)
         assert bangbang.mean() > random + 30 and pid.mean() > random + 30
+
+
+@pytest.mark.parametrize("agent_name", ["bangbang", "pid"])
+def test_a_config_naming_only_env_and_controller_evaluates(agent_name, tmp_path):
+    # Once failed: "obs_index=3 does not select a component of observations of shape (3,)".
+    config = mb.create_eval_config(env=PENDULUM, agent=agent_name, eval_rollouts=8, seed=0)
+    results = mb.evaluate(config, run_dir=tmp_path)
+    assert results.num_episodes == 8
+    np.testing.assert_array_equal(results.episode_lengths, 200)
