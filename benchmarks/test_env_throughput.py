@@ -20,8 +20,9 @@ import jax
 import jax.numpy as jnp
 import pytest
 
+from myriad_bench.core.random import HASH_PRNG
 from myriad_bench.envs import make_env
-from myriad_bench.envs.vector import HASH_PRNG, vector_reset, vector_step
+from myriad_bench.envs.vector import vector_reset, vector_step
 
 NUM_ENVS = (1, 1_000, 10_000, 100_000)
 LIBRARIES = ("gymnax", "myriad_bench")
