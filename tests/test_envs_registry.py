@@ -12,7 +12,7 @@ from flax import struct
 
 from myriad_bench.core.spaces import Box, Discrete
 from myriad_bench.envs import Environment, apply_overrides, env_names, make_env, register_env
-from myriad_bench.envs.registry import _FACTORIES
+from myriad_bench.envs.registry import unregister_env
 from myriad_bench.envs.vector import vector_reset, vector_step
 
 
@@ -101,7 +101,7 @@ def make_counter(**overrides):
 def counter_env():
     register_env("counter", make_counter)
     yield
-    _FACTORIES.pop("counter", None)
+    unregister_env("counter")
 
 
 def test_user_registered_env_runs_through_the_vector_api(counter_env):

@@ -1,42 +1,53 @@
-"""Name → factory registry of environments; user code extends it with :func:`register_env`."""
+"""Name → factory registry of environments; user code extends it with :func:`register_env`.
+
+``make_env`` builds an environment once per registration and overrides (see
+:class:`~myriad_bench.core.registry.Registry`): an environment whose factory builds closures
+gets the same functions on every call, so its compiled programs are reused, and
+``register_env(..., overwrite=True)`` starts afresh.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from myriad_bench.core.registry import Registration, Registry
 from myriad_bench.envs.environment import Environment
 
-__all__ = ["env_names", "make_env", "register_env"]
-
-_FACTORIES: dict[str, Callable[..., Environment]] = {}
-
-
-def register_env(name: str, factory: Callable[..., Environment], *, overwrite: bool = False) -> None:
-    """Register ``factory(**overrides) -> Environment`` under ``name``."""
-    if name in _FACTORIES and not overwrite:
-        raise ValueError(f"environment {name!r} is already registered; pass overwrite=True to replace it")
-    _FACTORIES[name] = factory
-
-
-def env_names() -> list[str]:
-    """Names of all registered environments."""
-    _load_builtins()
-    return sorted(_FACTORIES)
-
-
-def make_env(name: str, **overrides: Any) -> Environment:
-    """Build the environment registered as ``name``; ``overrides`` change its config/params."""
-    _load_builtins()
-    try:
-        factory = _FACTORIES[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown environment {name!r}; registered: {', '.join(sorted(_FACTORIES))}"
-        ) from None
-    return factory(**overrides)
+__all__ = ["env_names", "env_registration", "make_env", "register_env"]
 
 
 def _load_builtins() -> None:
     # The built-in modules register themselves on import.
     import myriad_bench.envs  # noqa: F401
+
+
+_ENVS: Registry[Environment] = Registry("environment", _load_builtins)
+
+
+def register_env(name: str, factory: Callable[..., Environment], *, overwrite: bool = False) -> None:
+    """Register ``factory(**overrides) -> Environment`` under ``name``."""
+    _ENVS.register(name, factory, overwrite=overwrite)
+
+
+def env_names() -> list[str]:
+    """Names of all registered environments."""
+    return _ENVS.names()
+
+
+def env_registration(name: str) -> Registration[Environment]:
+    """The current registration of ``name`` (its ``token`` changes with every ``register_env``)."""
+    return _ENVS.registration(name)
+
+
+def make_env(name: str, **overrides: Any) -> Environment:
+    """Build the environment registered as ``name``; ``overrides`` change its config/params.
+
+    Equal overrides return the same (immutable) environment object.
+    """
+    return _ENVS.make(name, **overrides)
+
+
+def unregister_env(name: str) -> None:
+    """Remove ``name`` from the registry (tests that register temporary environments)."""
+    _ENVS.unregister(name)
