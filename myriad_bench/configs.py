@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, PositiveInt, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, PositiveInt, ValidationError, field_validator, model_validator
 
 from myriad_bench.store.errors import ArtifactError
 from myriad_bench.store.yaml_io import load_yaml, write_yaml
@@ -58,6 +59,13 @@ class EvalRunConfig(_Section):
     """Write ``checkpoints/final.msgpack`` into the run dir after the run."""
 
 
+_REMOVED_FIELD = "scan_chunk_size"
+_REMOVED_MESSAGE = (
+    "run.scan_chunk_size was removed and is ignored: training always compiles the whole run into "
+    "one program; delete the setting from the config"
+)
+
+
 class RunConfig(EvalRunConfig):
     """Settings of a training run. ``steps_per_env`` counts steps of each parallel environment."""
 
@@ -65,14 +73,35 @@ class RunConfig(EvalRunConfig):
     num_envs: PositiveInt = 1
     eval_frequency: PositiveInt = 1000
     """Evaluate (and log) every this many steps per env; the end of training is always a boundary."""
-    scan_chunk_size: PositiveInt | None = None
-    """Steps fused into one ``lax.scan`` call; ``None`` lets training choose (one eval interval)."""
     buffer_size: PositiveInt = 10_000
     """Replay-buffer capacity of off-policy agents (transitions)."""
     batch_size: PositiveInt = 32
     """Batch size sampled from the replay buffer by off-policy agents."""
     rollout_steps: PositiveInt | None = None
     """Steps per env between updates of on-policy agents; ``None`` uses the agent's default."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_scan_chunk_size(cls, data: Any) -> Any:
+        # Configs written before it was removed still load. It never did anything (the whole run
+        # is one program), so only a value someone set deliberately is worth a warning.
+        if isinstance(data, dict) and _REMOVED_FIELD in data:
+            data = dict(data)
+            if data.pop(_REMOVED_FIELD) is not None:
+                warnings.warn(_REMOVED_MESSAGE, UserWarning, stacklevel=2)
+        return data
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # results.pkl files written before the removal pickled the field: drop it on load, so the
+        # loaded config dumps (and digests) like a new one.
+        fields = state.get("__dict__")
+        if isinstance(fields, dict) and _REMOVED_FIELD in fields:
+            state = dict(state)
+            state["__dict__"] = {k: v for k, v in fields.items() if k != _REMOVED_FIELD}
+            fields_set = state.get("__pydantic_fields_set__")
+            if isinstance(fields_set, set):
+                state["__pydantic_fields_set__"] = fields_set - {_REMOVED_FIELD}
+        super().__setstate__(state)
 
     @property
     def total_timesteps(self) -> int:
@@ -176,7 +205,9 @@ def create_config(*, env: str, agent: str, **kwargs: Any) -> Config:
     Run fields go to ``run``; ``agent.x`` / ``env.x`` go to that section; any other key is an
     agent hyperparameter. Raises ``pydantic.ValidationError`` naming the field and the value.
     """
-    return Config.model_validate(_route(set(RunConfig.model_fields), env, agent, kwargs))
+    # The removed run field still goes to ``run``, where it is dropped with a warning.
+    run_fields = {*RunConfig.model_fields, _REMOVED_FIELD}
+    return Config.model_validate(_route(run_fields, env, agent, kwargs))
 
 
 def create_eval_config(*, env: str, agent: str, **kwargs: Any) -> EvalConfig:

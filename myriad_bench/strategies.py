@@ -122,7 +122,6 @@ def configs(draw: st.DrawFn, *, env: str | None = None, agent: str | None = None
                 "steps_per_env": st.integers(1, 100_000),
                 "num_envs": st.integers(1, 256),
                 "eval_frequency": st.integers(1, 10_000),
-                "scan_chunk_size": _optional_positive(1_000),
                 "buffer_size": st.integers(1, 100_000),
                 "batch_size": st.integers(1, 512),
                 "rollout_steps": _optional_positive(512),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+import warnings
 from pathlib import Path
 
 import pytest
@@ -159,3 +160,50 @@ def test_load_config_errors_name_the_file(tmp_path: Path, env: str, agent: str) 
     )
     with pytest.raises(ConfigError, match=r"(?s)misspelled\.yaml.*num_env"):
         load_config(misspelled)
+
+
+# ------------------------------------------------------------------ run.scan_chunk_size (removed)
+
+BASELINES = Path(__file__).resolve().parents[1] / "baselines"
+
+
+def test_scan_chunk_size_is_dropped_and_warns_only_when_set(env: str, agent: str) -> None:
+    plain = create_config(env=env, agent=agent, steps_per_env=100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        unset = create_config(env=env, agent=agent, steps_per_env=100, scan_chunk_size=None)
+    with pytest.warns(UserWarning, match=r"run\.scan_chunk_size was removed and is ignored"):
+        chosen = create_config(env=env, agent=agent, steps_per_env=100, scan_chunk_size=500)
+    for config in (unset, chosen):
+        assert "scan_chunk_size" not in config.model_dump()["run"]
+        assert "scan_chunk_size" not in config.agent.params()  # not routed as a hyperparameter
+        assert config.digest() == plain.digest()
+    assert not hasattr(chosen.run, "scan_chunk_size")
+
+
+def test_config_files_with_scan_chunk_size_still_load(tmp_path: Path, env: str, agent: str) -> None:
+    path = tmp_path / "old.yaml"
+    path.write_text(
+        f"run: {{steps_per_env: 10, scan_chunk_size: 64}}\nagent: {{name: {agent}}}\nenv: {{name: {env}}}\n"
+    )
+    with pytest.warns(UserWarning, match="scan_chunk_size"):
+        loaded = load_config(path)
+    assert loaded == create_config(env=env, agent=agent, steps_per_env=10)
+
+
+@pytest.mark.parametrize(
+    "run_dir", sorted(BASELINES.glob("test_training.*/seed-0")), ids=lambda path: path.parent.name
+)
+def test_results_pickled_with_scan_chunk_size_load_without_it(run_dir: Path) -> None:
+    from myriad_bench.platform.types import TrainingResults
+
+    assert b"scan_chunk_size" in (run_dir / "results.pkl").read_bytes()  # pickled before the removal
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        config = TrainingResults.load(run_dir).config
+    dumped = config.model_dump()
+    assert "scan_chunk_size" not in dumped["run"]
+    assert "scan_chunk_size" not in config.run.model_fields_set
+    # The loaded config equals and digests like the same config made today.
+    remade = Config.model_validate(dumped)
+    assert config == remade and config.digest() == remade.digest()
