@@ -47,6 +47,11 @@ _EXPORTS = {
     # runs
     "evaluate": "myriad_bench.platform.evaluation",
     "train_and_evaluate": "myriad_bench.platform.training",
+    # compile apart from the run (prepare_*: compile, then run() and results())
+    "compile_evaluation": "myriad_bench.platform.evaluation",
+    "compile_training": "myriad_bench.platform.training",
+    "prepare_evaluation": "myriad_bench.platform.evaluation",
+    "prepare_training": "myriad_bench.platform.training",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]

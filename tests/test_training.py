@@ -16,6 +16,8 @@ from myriad_bench.agents.agent import Agent
 from myriad_bench.core.spaces import Box, Discrete
 from myriad_bench.envs.environment import Environment
 from myriad_bench.platform import training
+from myriad_bench.platform.programs import program_cache_stats
+from myriad_bench.platform.resolve import VERBOSE_ENV_VAR
 from myriad_bench.platform.types import TrainingEnvState, TrainingResults
 
 # ------------------------------------------------------------------ a tiny PQN run, shared
@@ -41,6 +43,10 @@ def pqn_config(**overrides: Any) -> mb.Config:
 @pytest.fixture(scope="module")
 def pqn_run(tmp_path_factory: pytest.TempPathFactory) -> TrainingResults:
     return mb.train_and_evaluate(pqn_config(), run_dir=tmp_path_factory.mktemp("pqn"))
+
+
+def training_compiles() -> int:
+    return program_cache_stats().compiles_by_kind.get("training", 0)
 
 
 def leaves_equal(a: Any, b: Any) -> bool:
@@ -86,16 +92,16 @@ def test_final_env_state_and_config(pqn_run: TrainingResults) -> None:
 def test_same_config_and_seed_give_identical_results_without_retracing(
     pqn_run: TrainingResults, tmp_path: Any
 ) -> None:
-    traces = training._trace_count
+    compiles = training_compiles()
     again = mb.train_and_evaluate(pqn_config(), run_dir=tmp_path / "again")
-    assert training._trace_count == traces, "a second run of the same static config traced again"
+    assert training_compiles() == compiles, "a second run of the same static config compiled again"
     assert again.training_metrics == pqn_run.training_metrics
     np.testing.assert_array_equal(again.eval_metrics.episode_returns, pqn_run.eval_metrics.episode_returns)
     assert leaves_equal(again.agent_state, pqn_run.agent_state)
 
     # Another seed and other hyperparameter values reuse the program too, and change the run.
     other = mb.train_and_evaluate(pqn_config(seed=8, learning_rate=3e-3), run_dir=tmp_path / "other")
-    assert training._trace_count == traces
+    assert training_compiles() == compiles
     assert compile_seconds_cached(pqn_config(seed=9)) == 0.0
     assert not leaves_equal(other.agent_state, pqn_run.agent_state)
 
@@ -295,6 +301,14 @@ def registered() -> Any:
     yield
 
 
+@pytest.fixture(scope="module", autouse=True)
+def quiet() -> Any:
+    # The progress line is on unless asked otherwise; these tests look at it in one place only.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(VERBOSE_ENV_VAR, "0")
+        yield
+
+
 def test_user_agent_and_env_train_like_builtins(tmp_path: Any) -> None:
     config = mb.create_config(
         env="test-walk", agent="test-tally", num_envs=3, steps_per_env=23, eval_frequency=10, eval_rollouts=2
@@ -336,19 +350,30 @@ def test_user_off_policy_agent_gets_replay_samples(tmp_path: Any) -> None:
     assert int(state.transitions) == 6 * 7
 
 
+def progress_lines(out: str) -> list[str]:
+    return [line for line in out.splitlines() if line.startswith("[myriad-bench]")]
+
+
 def test_progress_line_at_each_boundary_only_when_asked(
-    capsys: pytest.CaptureFixture[str], tmp_path: Any
+    capsys: pytest.CaptureFixture[str], tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = mb.create_config(
         env="test-walk", agent="test-tally", num_envs=2, steps_per_env=20, eval_frequency=10, eval_rollouts=2
     )
     mb.train_and_evaluate(config, run_dir=tmp_path / "quiet")
-    assert capsys.readouterr().out == ""  # quiet under pytest by default
+    assert capsys.readouterr().out == ""  # MYRIAD_BENCH_VERBOSE=0 (the module's fixture)
     mb.train_and_evaluate(config, run_dir=tmp_path / "loud", verbose=True)
-    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[myriad-bench]")]
+    lines = progress_lines(capsys.readouterr().out)
     assert len(lines) == 2
     assert "step 10/20 ( 50%)" in lines[0] and "step 20/20 (100%)" in lines[1]
     assert "loss 0.5" in lines[0] and "eval return 3.0" in lines[1]
+    # An explicit verbose wins over the variable; without either the line is on (pytest or not).
+    monkeypatch.setenv(VERBOSE_ENV_VAR, "1")
+    mb.train_and_evaluate(config, run_dir=tmp_path / "explicit", verbose=False)
+    assert capsys.readouterr().out == ""
+    monkeypatch.delenv(VERBOSE_ENV_VAR)
+    mb.train_and_evaluate(config, run_dir=tmp_path / "default")
+    assert len(progress_lines(capsys.readouterr().out)) == 2
 
 
 # ------------------------------------------------------------------ errors

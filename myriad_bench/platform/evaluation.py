@@ -5,16 +5,17 @@
 >>> results.mean_length > 100                                      # doctest: +SKIP
 True
 
-The episodes run in :func:`~myriad_bench.platform.rollout.make_rollout`'s rollout, compiled once
-per static shape and kept in a small cache, so a second ``evaluate`` of the same environment,
-agent and sizes (any seed, agent state or parameter values) reuses the compiled program.
+The episodes run in :func:`~myriad_bench.platform.rollout.make_rollout`'s rollout. Compiling,
+running and assembling results are separate steps (:func:`prepare_evaluation`), so a caller can
+time the run alone; the compiled rollout lives in the one cache of
+:mod:`~myriad_bench.platform.programs`, so another ``evaluate`` of the same environment, agent
+and sizes (any seed, agent state or parameter values) reuses it.
 """
 
 from __future__ import annotations
 
-import collections
-import threading
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,20 +24,137 @@ import jax.numpy as jnp
 import numpy as np
 
 from myriad_bench.agents.agent import Agent
-from myriad_bench.agents.registry import make_agent
 from myriad_bench.configs import Config, EvalConfig, config_to_eval_config
 from myriad_bench.envs.environment import Environment
-from myriad_bench.envs.registry import make_env
+from myriad_bench.platform.programs import PROGRAMS, signature, static_key
+from myriad_bench.platform.resolve import resolve
 from myriad_bench.platform.rollout import make_rollout
 from myriad_bench.platform.types import EvaluationResults
 from myriad_bench.store.agent_state import restore_agent_state
 from myriad_bench.store.rundir import RunInfo, default_run_dir
 
-__all__ = ["evaluate"]
+__all__ = ["EvaluationOutputs", "EvaluationProgram", "compile_evaluation", "evaluate", "prepare_evaluation"]
 
-_CACHE_SIZE = 32
-_compiled: collections.OrderedDict[Hashable, Callable[..., dict[str, jax.Array]]] = collections.OrderedDict()
-_compiled_lock = threading.Lock()
+
+@dataclass(frozen=True)
+class EvaluationOutputs:
+    """What one run of an :class:`EvaluationProgram` left on the host (NumPy), for ``results``."""
+
+    episodes: dict[str, np.ndarray]
+    """``episode_returns`` / ``episode_lengths`` ``(E,)`` and, when asked, the trajectories."""
+    run_info: RunInfo
+
+    @property
+    def env_steps(self) -> int:
+        """Environment steps the run's episodes took."""
+        return int(np.sum(self.episodes["episode_lengths"]))
+
+
+class EvaluationProgram:
+    """A compiled evaluation of one config: :meth:`run` it (timed), then assemble :meth:`results`.
+
+    Made by :func:`prepare_evaluation`. ``compile_s`` is the seconds that call spent compiling
+    (``0.0`` when the program was cached); ``agent_state`` the state being evaluated.
+    """
+
+    def __init__(
+        self,
+        config: EvalConfig,
+        compiled: Callable[..., dict[str, jax.Array]],
+        arguments: tuple,
+        return_episodes: bool,
+        compile_s: float,
+    ) -> None:
+        self.config = config
+        self.compile_s = compile_s
+        self.return_episodes = return_episodes
+        self.agent_state = arguments[1]
+        self._compiled = compiled
+        self._arguments = arguments
+
+    def run(self) -> EvaluationOutputs:
+        """Play the episodes; blocks until they are done and their arrays are on the host."""
+        run_info = RunInfo.start()
+        out = jax.device_get(jax.block_until_ready(self._compiled(*self._arguments)))
+        return EvaluationOutputs({name: np.asarray(value) for name, value in out.items()}, run_info.finish())
+
+    def results(
+        self, outputs: EvaluationOutputs, run_dir: Path | str | None = None, save: bool = True
+    ) -> EvaluationResults:
+        """The :class:`EvaluationResults` of ``outputs``, saved to ``run_dir`` unless ``save=False``.
+
+        ``run_dir`` defaults to a fresh ``outputs/<date>/<time>/``.
+        """
+        if run_dir is None and not save:
+            raise ValueError("results(save=False) needs a run_dir: the results record where they belong")
+        episodes = dict(outputs.episodes)
+        results = EvaluationResults.from_episodes(
+            episodes.pop("episode_returns"),
+            episodes.pop("episode_lengths"),
+            seed=self.config.run.seed,
+            config=self.config,
+            run_dir=default_run_dir() if run_dir is None else Path(run_dir),
+            episodes=episodes if self.return_episodes else None,
+            agent_state=self.agent_state,
+        )
+        if save:
+            save_checkpoint = self.config.run.save_agent_checkpoint
+            results.save(results.run_dir, save_checkpoint=save_checkpoint, run_info=outputs.run_info)
+        return results
+
+
+def prepare_evaluation(
+    config: EvalConfig | Config,
+    agent_state: Any = None,
+    agent: Agent | None = None,
+    return_episodes: bool = False,
+) -> EvaluationProgram:
+    """Compile (or find cached) the evaluation of ``config``; return it ready to run.
+
+    Arguments as in :func:`evaluate`.
+    """
+    if isinstance(config, Config):
+        config = config_to_eval_config(config)
+    elif not isinstance(config, EvalConfig):
+        raise TypeError(
+            f"evaluate() needs an EvalConfig (create_eval_config/load_config), got {type(config).__name__}"
+        )
+    parts = resolve(config, agent)
+    env, agent = parts.env, parts.agent
+    num_episodes = config.run.eval_rollouts
+    max_steps = config.run.eval_max_steps or env.max_steps
+
+    key_init, key_rollout = jax.random.split(jax.random.key(config.run.seed))
+    state = _agent_state(env, agent, agent_state, key_init)
+    arguments = (key_rollout, state, env.params, agent.params)
+    key = (
+        "evaluation",
+        static_key(env, parts.env_registration),
+        static_key(agent, parts.agent_registration),
+        (num_episodes, max_steps, return_episodes),
+        signature(arguments),
+    )
+
+    def build() -> Callable[..., dict[str, jax.Array]]:
+        rollout = make_rollout(env, agent, num_episodes, max_steps, return_episodes)
+
+        def run(key: jax.Array, agent_state: Any, env_params: Any, agent_params: Any) -> dict[str, jax.Array]:
+            return rollout(key, agent_state, env_params=env_params, agent_params=agent_params)
+
+        return jax.jit(run).lower(*arguments).compile()
+
+    compiled, compile_s = PROGRAMS.get(key, build)
+    return EvaluationProgram(config, compiled, arguments, return_episodes, compile_s)
+
+
+def compile_evaluation(
+    config: EvalConfig | Config,
+    agent_state: Any = None,
+    agent: Agent | None = None,
+    return_episodes: bool = False,
+) -> float:
+    """Compile (or find cached) the program ``evaluate`` would run; return the seconds spent."""
+    return prepare_evaluation(config, agent_state, agent, return_episodes).compile_s
 
 
 def evaluate(
@@ -55,7 +173,7 @@ def evaluate(
             nested dict (``TrainingResults.load_agent``'s raw state) is restored onto that
             fresh state's structure; anything else is used as the agent's state as is.
         agent: the agent to evaluate; by default ``make_agent(config.agent.name,
-            env.action_space, **config.agent.params())``.
+            env.action_space, control=env.control, **config.agent.params())``.
         return_episodes: also return the trajectories (``results.episodes``: observations
             ``(E, T, obs_dim)``, actions ``(E, T, ...)``, rewards and dones ``(E, T)``).
         run_dir: where the results go; by default a fresh ``outputs/<date>/<time>/``.
@@ -66,37 +184,8 @@ def evaluate(
         ``.hydra/config.yaml``, ``results.pkl``, ``run_metadata.yaml`` and, with
         ``config.run.save_agent_checkpoint``, ``checkpoints/final.msgpack``.
     """
-    run_info = RunInfo.start()
-    if isinstance(config, Config):
-        config = config_to_eval_config(config)
-    elif not isinstance(config, EvalConfig):
-        raise TypeError(
-            f"evaluate() needs an EvalConfig (create_eval_config/load_config), got {type(config).__name__}"
-        )
-    env = make_env(config.env.name, **config.env.params())
-    if agent is None:
-        agent = make_agent(config.agent.name, env.action_space, **config.agent.params())
-    num_episodes = config.run.eval_rollouts
-    max_steps = config.run.eval_max_steps or env.max_steps
-
-    key_init, key_rollout = jax.random.split(jax.random.key(config.run.seed))
-    state = _agent_state(env, agent, agent_state, key_init)
-    rollout = _compiled_rollout(env, agent, num_episodes, max_steps, return_episodes)
-    out = jax.block_until_ready(rollout(key_rollout, state, env.params, agent.params))
-    out = jax.device_get(out)
-
-    results = EvaluationResults.from_episodes(
-        np.asarray(out.pop("episode_returns")),
-        np.asarray(out.pop("episode_lengths")),
-        seed=config.run.seed,
-        config=config,
-        run_dir=default_run_dir() if run_dir is None else Path(run_dir),
-        episodes={name: np.asarray(value) for name, value in out.items()} if return_episodes else None,
-        agent_state=state,
-    )
-    save_checkpoint = config.run.save_agent_checkpoint
-    results.save(results.run_dir, save_checkpoint=save_checkpoint, run_info=run_info.finish())
-    return results
+    program = prepare_evaluation(config, agent_state, agent, return_episodes)
+    return program.results(program.run(), run_dir=run_dir)
 
 
 def _agent_state(env: Environment, agent: Agent, agent_state: Any, key: jax.Array) -> Any:
@@ -109,45 +198,3 @@ def _agent_state(env: Environment, agent: Agent, agent_state: Any, key: jax.Arra
         return fresh
     restored = restore_agent_state(fresh, agent_state, source=f"agent_state for agent {agent.name!r}")
     return jax.device_put(restored)  # the stored leaves are NumPy; keep them on the device once
-
-
-def _compiled_rollout(
-    env: Environment, agent: Agent, num_episodes: int, max_steps: int, return_episodes: bool
-) -> Callable[..., dict[str, jax.Array]]:
-    """``jit(rollout)(key, agent_state, env_params, agent_params)``, one per static setting.
-
-    The key holds what the traced program depends on besides its arguments: the environment's
-    and the agent's functions and static config, and the static fields of the parameter
-    structs (their tree structure); the parameter values are arguments, so new gains or
-    physics constants reuse the program (``jax.jit`` itself retraces on new shapes).
-    """
-    key = (
-        env.name,
-        env.config,
-        env.reset_env,
-        env.step_env,
-        jax.tree.structure(env.params),
-        agent.name,
-        agent.action_space,
-        agent.init_carry,
-        agent.select_action,
-        jax.tree.structure(agent.params),
-        num_episodes,
-        max_steps,
-        return_episodes,
-    )
-    with _compiled_lock:
-        compiled = _compiled.get(key)
-        if compiled is not None:
-            _compiled.move_to_end(key)
-            return compiled
-        rollout = make_rollout(env, agent, num_episodes, max_steps, return_episodes)
-
-        def run(key: jax.Array, agent_state: Any, env_params: Any, agent_params: Any) -> dict[str, jax.Array]:
-            return rollout(key, agent_state, env_params=env_params, agent_params=agent_params)
-
-        compiled = jax.jit(run)
-        _compiled[key] = compiled
-        if len(_compiled) > _CACHE_SIZE:
-            _compiled.popitem(last=False)
-        return compiled

@@ -239,13 +239,8 @@ class TrainingResults:
             >>> results = train_and_evaluate(config)
             >>> results.save(Path.cwd(), save_checkpoint=True)
         """
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        save_config(self.config, directory / CONFIG_FILENAME)
-        # Agent and env state stay out of the pickle: the checkpoint carries the agent state in
-        # a format that does not depend on JAX's internals, and env state is not needed later.
-        results_copy = dataclasses.replace(self, agent_state=None, final_env_state=None)
-        save_results_to_disk(results_copy, directory, self.agent_state, save_checkpoint, run_info=run_info)
+        # Env state stays out of the pickle too: it is not needed to read the results later.
+        _save_run_dir(self, directory, save_checkpoint, run_info, final_env_state=None)
 
     @staticmethod
     def load(directory: Path | str) -> TrainingResults:
@@ -407,12 +402,7 @@ class EvaluationResults:
             >>> results = evaluate(config, agent_state=agent_state)
             >>> results.save(Path.cwd(), save_checkpoint=True)
         """
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        if self.config is not None:
-            save_config(self.config, directory / CONFIG_FILENAME)
-        results_copy = dataclasses.replace(self, agent_state=None)
-        save_results_to_disk(results_copy, directory, self.agent_state, save_checkpoint, run_info=run_info)
+        _save_run_dir(self, directory, save_checkpoint, run_info)
 
     @staticmethod
     def load(directory: Path | str) -> EvaluationResults:
@@ -505,6 +495,22 @@ class EvaluationResults:
 
 
 _R = TypeVar("_R", TrainingResults, EvaluationResults)
+
+
+def _save_run_dir(
+    results: _R, directory: Path | str, save_checkpoint: bool, run_info: RunInfo | None, **cleared: None
+) -> None:
+    """The body both ``save`` methods share: config, then the pickle without state, then metadata.
+
+    ``agent_state`` (and the fields named in ``cleared``) stay out of the pickle: the checkpoint
+    carries the agent state in a format that does not depend on JAX's internals.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    if results.config is not None:
+        save_config(results.config, directory / CONFIG_FILENAME)
+    results_copy = dataclasses.replace(results, agent_state=None, **cleared)
+    save_results_to_disk(results_copy, directory, results.agent_state, save_checkpoint, run_info=run_info)
 
 
 def _load_results(directory: Path | str, cls: type[_R]) -> _R:
