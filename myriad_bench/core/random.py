@@ -9,7 +9,30 @@ the whole batch), so these keys use :data:`HASH_PRNG`: a counter-based generator
 environment's own loop over the batch. It is a simulation-grade generator (well mixed, not
 cryptographic), like JAX's other non-default generators.
 
-COMPARISON_PLACEHOLDER
+Compared with JAX's built-in generators (``python benchmarks/prng_comparison.py``, 7 rounds,
+median seconds per warm call with ``block_until_ready``, generators interleaved round by round;
+jax 0.10.2, 2026-12-03, 2-core AMD EPYC). The env cases are the random-policy CartPole loop
+of ``benchmarks/test_env_throughput.py`` (auto-reset, one ``lax.scan``) with every key of the
+loop from the generator under test; the training case is PQN on CartPole, 16 envs x 3 000
+steps, evaluations every 300, with the run key and the environments' keys swapped. Built-ins
+get per-environment keys from ``split(fold_in(key, stream), n)``. Speed relative to this
+generator in brackets (below 1: slower):
+
+============================  ==========  =================  =================  =================
+case                          hash        rbg                unsafe_rbg         threefry2x32
+============================  ==========  =================  =================  =================
+env, 1 env x 100 000 steps    0.0071 s    0.3572 s (0.02x)   0.0486 s (0.15x)   0.5174 s (0.01x)
+env, 1 000 envs x 2 000       0.0531 s    0.3067 s (0.17x)   0.2065 s (0.26x)   0.2697 s (0.20x)
+env, 10 000 envs x 200        0.0411 s    0.1857 s (0.22x)   0.1560 s (0.26x)   0.1607 s (0.26x)
+training, PQN 1 seed          0.9182 s    1.1311 s (0.81x)   1.3234 s (0.69x)   0.9739 s (0.94x)
+============================  ==========  =================  =================  =================
+
+So the hand-written generator stays: it is 4-50x faster on the env benchmark and not slower
+in training (where the networks dominate). ``rbg`` splits and folds in with threefry, and
+per-step, per-environment keys are mostly splits and fold-ins; ``unsafe_rbg`` splits with
+XLA's ``RngBitGenerator`` (vmapped, it draws a whole batch from the first key only), cheaper
+than threefry but a separate XLA operation rather than integer arithmetic fused into the
+environment's loop.
 """
 
 from __future__ import annotations
