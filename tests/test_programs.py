@@ -166,21 +166,36 @@ def test_re_registered_env_recompiles_and_gives_the_new_results(tmp_path: Path) 
     np.testing.assert_allclose(retrained.training_metrics.reward, rewards * 10)
 
 
-def test_re_registering_the_same_factory_still_recompiles(tmp_path: Path) -> None:
-    # Module-level functions: every key part matches but the registration.
+def test_re_registering_a_factory_of_the_same_functions_reuses_their_program(tmp_path: Path) -> None:
+    # Module-level functions, config and spaces are the same objects: the program they define is
+    # the one a recompile would produce. (In-process pytester runs re-register on every run.)
     mb.register_agent("test-module-random", make_random)
     config = mb.create_eval_config(env="cartpole-control", agent="test-module-random", eval_rollouts=3)
     try:
         first = mb.evaluate(config, run_dir=tmp_path / "a")
         before = compiles("evaluation")
-        mb.evaluate(config, run_dir=tmp_path / "b")
+        mb.register_agent("test-module-random", lambda space, **kw: make_random(space, **kw), overwrite=True)
+        again = mb.evaluate(config, run_dir=tmp_path / "b")
         assert compiles("evaluation") == before
-        mb.register_agent("test-module-random", make_random, overwrite=True)
-        again = mb.evaluate(config, run_dir=tmp_path / "c")
-        assert compiles("evaluation") == before + 1
         np.testing.assert_array_equal(first.episode_returns, again.episode_returns)
     finally:
         unregister_agent("test-module-random")
+
+
+def test_re_registered_agent_with_new_functions_recompiles(tmp_path: Path) -> None:
+    config = mb.create_eval_config(env="test-line", agent="test-coin", eval_rollouts=2)
+    assert mb.evaluate(config, run_dir=tmp_path / "a").mean_length == 3  # greedy: always right
+    before = compiles("evaluation")
+
+    def make_idle(action_space: Any, **params: Any) -> Agent:
+        def stay(key, obs, carry, state, params, deterministic):
+            return jnp.zeros(obs.shape[:1], jnp.int32), carry
+
+        return make_coin(action_space, **params)._replace(select_action=stay)
+
+    mb.register_agent("test-coin", make_idle, overwrite=True)
+    assert mb.evaluate(config, run_dir=tmp_path / "b").mean_length == 8  # never moves: truncated
+    assert compiles("evaluation") == before + 1
 
 
 # ------------------------------------------------------------------ the prepare / run / results API

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from typing import Any
 
 from myriad_bench.agents.agent import Agent
-from myriad_bench.core.registry import Registration, Registry
+from myriad_bench.core.registry import Registry
 from myriad_bench.core.spaces import Space
 
-__all__ = ["agent_names", "agent_registration", "make_agent", "register_agent"]
+__all__ = ["agent_names", "make_agent", "register_agent"]
 
 
 def _load_builtins() -> None:
@@ -38,11 +38,6 @@ def register_agent(name: str, factory: Callable[..., Agent], *, overwrite: bool 
 def agent_names() -> list[str]:
     """Names of all registered agents."""
     return _AGENTS.names()
-
-
-def agent_registration(name: str) -> Registration[Agent]:
-    """The current registration of ``name`` (its ``token`` changes with every ``register_agent``)."""
-    return _AGENTS.registration(name)
 
 
 def make_agent(name: str, action_space: Space, control: Any = None, **params: Any) -> Agent:

@@ -6,7 +6,7 @@ registration and the arguments frozen to a hashable canonical form, so a factory
 its functions as closures hands back the *same* functions on every call with equal
 arguments, and compiled programs keyed on those functions are reused. Registering a name
 again gives it a new :attr:`Registration.token` and forgets what the old factory built, so
-nothing made by (or compiled for) the previous registration is returned again.
+the new factory builds every object afresh (new closures, so new programs).
 
 >>> shapes = Registry("shape", load_builtins=lambda: None)
 >>> shapes.register("square", lambda side=1.0: ("square", side))

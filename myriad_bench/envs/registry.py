@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from myriad_bench.core.registry import Registration, Registry
+from myriad_bench.core.registry import Registry
 from myriad_bench.envs.environment import Environment
 
-__all__ = ["env_names", "env_registration", "make_env", "register_env"]
+__all__ = ["env_names", "make_env", "register_env"]
 
 
 def _load_builtins() -> None:
@@ -33,11 +33,6 @@ def register_env(name: str, factory: Callable[..., Environment], *, overwrite: b
 def env_names() -> list[str]:
     """Names of all registered environments."""
     return _ENVS.names()
-
-
-def env_registration(name: str) -> Registration[Environment]:
-    """The current registration of ``name`` (its ``token`` changes with every ``register_env``)."""
-    return _ENVS.registration(name)
 
 
 def make_env(name: str, **overrides: Any) -> Environment:

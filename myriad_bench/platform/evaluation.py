@@ -119,8 +119,7 @@ def prepare_evaluation(
         raise TypeError(
             f"evaluate() needs an EvalConfig (create_eval_config/load_config), got {type(config).__name__}"
         )
-    parts = resolve(config, agent)
-    env, agent = parts.env, parts.agent
+    env, agent = resolve(config, agent)
     num_episodes = config.run.eval_rollouts
     max_steps = config.run.eval_max_steps or env.max_steps
 
@@ -129,8 +128,8 @@ def prepare_evaluation(
     arguments = (key_rollout, state, env.params, agent.params)
     key = (
         "evaluation",
-        static_key(env, parts.env_registration),
-        static_key(agent, parts.agent_registration),
+        static_key(env),
+        static_key(agent),
         (num_episodes, max_steps, return_episodes),
         signature(arguments),
     )

@@ -3,16 +3,18 @@
 A program is keyed on everything it depends on besides its argument values:
 
 - its ``kind`` (``"training"``, ``"evaluation"``) and static ``plan`` (sizes, flags);
-- the environment: its registration (:func:`static_key`), name, static config, functions and
-  spaces; the agent likewise;
+- the environment: its name, static config, functions and spaces (:func:`static_key`); the
+  agent likewise;
 - the tree structure and leaf shapes/dtypes of every argument (:func:`signature`): the
   parameter structs' static fields live in their tree structure, so new gains or physics
   constants reuse the program while a new network size compiles anew.
 
 Functions are keyed by identity (as ``jax.jit`` keys them). The registries build an object
 once per registration and arguments, so an environment or agent whose factory returns fresh
-closures still maps to one program; a re-registered name has a new registration token and
-never reaches a program compiled for the previous one.
+closures still maps to one program. A re-registered name builds its objects afresh: new
+functions (closures, or other definitions) compile a new program; a factory that hands back the
+very same functions, config and spaces gets the program those define, which is the program it
+would compile (as with ``jax.jit``, globals a function reads while traced are baked in).
 
 >>> program, seconds = PROGRAMS.get(key, lambda: jax.jit(f).lower(*args).compile())  # doctest: +SKIP
 >>> PROGRAMS.stats().compiles                                                        # doctest: +SKIP
@@ -118,12 +120,11 @@ def program_cache_stats() -> CacheStats:
     return PROGRAMS.stats()
 
 
-def static_key(component: NamedTuple, registration: int | None) -> tuple:
+def static_key(component: NamedTuple) -> tuple:
     """What a program depends on in an ``Environment`` or ``Agent`` besides its ``params``.
 
     Every field but ``params`` (name, static config, functions, spaces, ...), by value (functions
-    by identity), and the registration token it was built from (``None`` for an object the
-    caller built). Raises ``TypeError`` naming the field when one is not hashable.
+    by identity). Raises ``TypeError`` naming the field when one is not hashable.
     """
     fields = tuple((name, getattr(component, name)) for name in component._fields if name != "params")
     for name, value in fields:
@@ -134,7 +135,7 @@ def static_key(component: NamedTuple, registration: int | None) -> tuple:
                 f"{type(component).__name__} {getattr(component, 'name', '?')!r}: field {name!r} "
                 f"({type(value).__name__}) must be hashable to key its compiled programs"
             ) from None
-    return (type(component).__name__, registration, fields)
+    return (type(component).__name__, fields)
 
 
 def signature(tree: Any) -> tuple:

@@ -201,8 +201,7 @@ def prepare_training(
         raise TypeError(
             f"train_and_evaluate() needs a Config (create_config/load_config), got {type(config).__name__}"
         )
-    parts = resolve(config, agent)
-    env, agent = parts.env, parts.agent
+    env, agent = resolve(config, agent)
     seed_values = _seed_list(config, seeds)
     plan = make_plan(config, env, agent, len(seed_values), resolve_verbose(verbose))
     params = (_as_arrays(env.params), _as_arrays(agent.params))
@@ -210,8 +209,8 @@ def prepare_training(
     chunks = jax.ShapeDtypeStruct((plan.num_boundaries,), jnp.int32)
     key = (
         "training",
-        static_key(env, parts.env_registration),
-        static_key(agent, parts.agent_registration),
+        static_key(env),
+        static_key(agent),
         plan,
         signature(params),
     )
@@ -248,8 +247,7 @@ def make_train(config: Config, agent: Agent | None = None) -> Callable[[jax.Arra
     (a dict of ``(num_boundaries,)`` metrics: ``reward`` and the agent's metrics) and
     ``episode_returns`` / ``episode_lengths`` ``(num_boundaries, eval_rollouts)``.
     """
-    parts = resolve(config, agent)
-    env, agent = parts.env, parts.agent
+    env, agent = resolve(config, agent)
     plan = make_plan(config, env, agent, 1, progress=False)
     program = TrainingLoop(env, agent, plan).program
     chunks = jnp.asarray(segment_chunks(config, plan))
