@@ -274,3 +274,22 @@ def test_cache_is_lru_and_counts_by_kind() -> None:
     stats = cache.stats()
     assert (stats.compiles, stats.hits, stats.entries) == (4, 1, 2)
     assert stats.compiles_by_kind == {"training": 2, "evaluation": 2}
+
+
+def test_agent_state_holding_a_typed_key_is_split_per_seed(tmp_path: Path) -> None:
+    def make_keeper(action_space: Any, **params: Any) -> Agent:
+        agent = make_coin(action_space, **params)
+
+        def init(key: jax.Array, obs: jax.Array, params: Any) -> dict:
+            return {"updates": jnp.zeros((), jnp.int32), "key": key}
+
+        def update(key: jax.Array, state: dict, batch: Any, params: Any) -> tuple:
+            return {"updates": state["updates"] + 1, "key": key}, {}
+
+        return agent._replace(init=init, update=update)
+
+    keeper = make_keeper(Discrete(2))
+    results = mb.train_and_evaluate(line_config(), agent=keeper, seeds=[0, 1], run_dir=tmp_path)
+    keys = [r.agent_state["key"] for r in results]
+    assert all(jnp.issubdtype(key.dtype, jax.dtypes.prng_key) and key.shape == () for key in keys)
+    assert not np.array_equal(jax.random.key_data(keys[0]), jax.random.key_data(keys[1]))

@@ -309,7 +309,7 @@ def _seed_results(
     returns = np.asarray(out["episode_returns"][:, index], np.float32)
     lengths = np.asarray(out["episode_lengths"][:, index], np.int32)
     # One copy per seed back to the device: results hold JAX arrays, as the sliced run state did.
-    state = jax.device_put(jax.tree.map(lambda x: np.array(x[index]), outputs.states))
+    state = jax.device_put(jax.tree.map(lambda x: _take(x, index), outputs.states))
     return TrainingResults(
         agent_state=state["agent_state"],
         training_metrics=TrainingMetrics(
@@ -332,3 +332,8 @@ def _seed_results(
         run_dir=run_dir,
         final_env_state=TrainingEnvState(env_state=state["env_state"], obs=state["obs"]),
     )
+
+
+def _take(leaf: Any, index: int) -> Any:
+    """Seed ``index`` of a host leaf; typed PRNG keys, which ``device_get`` leaves on the device, too."""
+    return leaf[index] if isinstance(leaf, jax.Array) else np.array(leaf[index])
