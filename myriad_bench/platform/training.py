@@ -135,7 +135,6 @@ class TrainingProgram:
         self.compile_s = compile_s
         self.env_steps = config.run.total_timesteps * len(seeds)
         self._per_seed_dirs = per_seed_dirs
-        self._plan = plan
         self._compiled = compiled
         self._progress = progress
         self._params = params
