@@ -11,15 +11,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
-
-import pytest
 
 _PASS, _FAIL, _ERROR = 0, 1, 2
 
 
 def _run(args: argparse.Namespace, extra: list[str]) -> int:
     """Run the benchmark suite against the committed baselines."""
+    import pytest  # only this command runs pytest; the others must not pay for importing it
+
     suite = Path(args.suite)
     if not suite.exists():
         print(
@@ -43,13 +42,8 @@ def _run_fingerprint(run_dir: Path) -> dict | None:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from myriad_bench.harness.baselines import (
-        BaselineError,
-        CheckOptions,
-        check_results,
-        read_baseline_dir,
-        read_run_dirs,
-    )
+    from myriad_bench.harness.baseline_store import BaselineError, read_baseline_dir, read_run_dirs
+    from myriad_bench.harness.check import CheckOptions, check_results
 
     baseline_dir, run_dir = Path(args.baseline_dir), Path(args.run_dir)
     try:
@@ -59,7 +53,7 @@ def _compare(args: argparse.Namespace) -> int:
     except (BaselineError, ValueError) as error:
         print(f"myriad-bench compare: {error}", file=sys.stderr)
         return _ERROR
-    outcome = check_results(
+    record = check_results(
         stored.case,
         runs,
         stored,
@@ -67,17 +61,22 @@ def _compare(args: argparse.Namespace) -> int:
         fingerprint=_run_fingerprint(run_dir),
         update_command=f"python -m pytest <the test of case {stored.case}> --myriad-update-baselines",
     )
-    if outcome.passed:
-        print(f"case '{stored.case}' passed: {outcome.message}")
-        for verdict in outcome.verdicts:
+    if record.passed:
+        print(f"case '{stored.case}' passed: {record.message}")
+        for verdict in record.verdicts:
             print(f"  {verdict.describe()}")
         return _PASS
-    print(outcome.message)
+    print(record.message)
     return _FAIL
 
 
-def _baseline_rows(root: Path) -> list[dict[str, Any]]:
-    from myriad_bench.harness.baselines import BaselineError, BaselineStore
+_COLUMNS = ("case", "kind", "seeds", "final return", "created")
+
+
+def _baseline_rows(root: Path) -> list[list[str]]:
+    """One row per stored case (see ``_COLUMNS``); a case that cannot be read has kind ``ERROR``."""
+    from myriad_bench.harness.baseline_store import BaselineError, BaselineStore
+    from myriad_bench.harness.messages import number
 
     store = BaselineStore(root)
     rows = []
@@ -85,21 +84,11 @@ def _baseline_rows(root: Path) -> list[dict[str, Any]]:
         try:
             baseline = store.read(case)
         except BaselineError as error:
-            rows.append(
-                {"case": case, "kind": "ERROR", "seeds": "", "final return": "", "created": str(error)}
-            )
+            rows.append([case, "ERROR", "", "", str(error)])
             continue
-        summary = baseline.meta.get("summary") or {}
-        final = summary.get("final_return_mean")
-        rows.append(
-            {
-                "case": case,
-                "kind": baseline.kind,
-                "seeds": ",".join(str(s) for s in baseline.seeds),
-                "final return": "—" if final is None else f"{final:.4g}",
-                "created": str(baseline.meta.get("created", "")),
-            }
-        )
+        meta = baseline.meta
+        seeds = ",".join(str(s) for s in baseline.seeds)
+        rows.append([case, baseline.kind, seeds, number(meta.summary.final_return_mean), meta.created or ""])
     return rows
 
 
@@ -108,16 +97,14 @@ def _baselines(args: argparse.Namespace) -> int:
     if not root.is_dir():
         print(f"myriad-bench baselines: no baselines folder at {root}", file=sys.stderr)
         return _ERROR
+    from myriad_bench.harness.messages import text_table
+
     rows = _baseline_rows(root)
     if not rows:
         print(f"no baselines in {root}")
         return _PASS
-    columns = list(rows[0])
-    widths = {c: max(len(c), *(len(r[c]) for r in rows)) for c in columns}
-    print("  ".join(c.ljust(widths[c]) for c in columns).rstrip())
-    for row in rows:
-        print("  ".join(row[c].ljust(widths[c]) for c in columns).rstrip())
-    return _ERROR if any(r["kind"] == "ERROR" for r in rows) else _PASS
+    print("\n".join(text_table(_COLUMNS, rows)))
+    return _ERROR if any(row[1] == "ERROR" for row in rows) else _PASS
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import pickle
 from pathlib import Path
@@ -11,18 +13,15 @@ import pytest
 import yaml
 
 from myriad_bench.configs import create_config, create_eval_config
-from myriad_bench.harness.baselines import (
+from myriad_bench.harness.baseline_store import (
     BASELINE_FILE,
     BaselineError,
     BaselineStore,
-    CheckOptions,
-    case_name,
-    check_results,
-    config_differences,
     read_baseline_dir,
     read_run_dirs,
-    validate_case_name,
 )
+from myriad_bench.harness.check import CheckOptions, Writer, check_results, config_differences
+from myriad_bench.harness.curves import case_name, validate_case_name
 from myriad_bench.platform.types import (
     EvaluationMetrics,
     EvaluationResults,
@@ -37,8 +36,8 @@ OTHER_FINGERPRINT = {"backend": "cpu", "cpu_model": "test-cpu", "versions": {"ja
 def training_results(seed: int, level: float = 100.0, *, lr: float = 1e-3, episodes: int = 16, noise=5.0):
     """A hand-built training run: 4 evaluations climbing to ``level``, seeded noise per episode."""
     config = create_config(
-        env="cartpole-control", agent="random", num_envs=2, steps_per_env=400, eval_frequency=100,
-        eval_rollouts=episodes, seed=seed, **{"agent.learning_rate": lr},
+        env="cartpole-control", agent="dqn", num_envs=2, steps_per_env=400, eval_frequency=100,
+        eval_rollouts=episodes, seed=seed, learning_rate=lr,
     )  # fmt: skip
     rng = np.random.default_rng(seed)
     steps = [100, 200, 300, 400]
@@ -283,7 +282,7 @@ def test_identical_rerun_on_same_platform_passes_exactly(store, stored):
     outcome = check(store, [training_results(s) for s in (0, 1, 2)], fingerprint=FINGERPRINT)
     assert outcome.passed, outcome.message
     assert outcome.mode == "exact"
-    assert outcome.record["verdict"] == "reproduced"
+    assert outcome.verdict == "reproduced"
 
 
 def test_tiny_difference_on_same_platform_fails_exact_with_location(store, stored):
@@ -323,8 +322,8 @@ def test_regression_is_diagnosed(store, stored):
         "If the change is intended, update the baseline with:",
     ):
         assert part in text, part
-    assert outcome.record["verdict"] == "regression (final, AUC)"
-    assert outcome.record["relative_delta"] == pytest.approx(-0.5, abs=0.05)
+    assert outcome.verdict == "regression (final, AUC)"
+    assert outcome.relative_delta == pytest.approx(-0.5, abs=0.05)
 
 
 def test_improvement_passes_and_is_reported(store, stored):
@@ -332,7 +331,7 @@ def test_improvement_passes_and_is_reported(store, stored):
         store, [training_results(s, level=200.0) for s in (0, 1, 2)], options=CheckOptions("stat")
     )
     assert outcome.passed
-    assert outcome.record["verdict"] == "improvement"
+    assert outcome.verdict == "improvement"
 
 
 def test_stat_mode_accepts_other_seeds_and_exact_does_not(store, stored):
@@ -355,9 +354,10 @@ def test_config_change_fails_naming_each_field_with_both_values(store, stored):
 def test_config_differences_ignore_the_seed():
     a, b = training_results(0).config, training_results(9).config
     assert config_differences(a, b) == []
-    c = create_config(env="cartpole-control", agent="random", num_envs=4, steps_per_env=400, seed=0)
-    keys = [key for key, _, _ in config_differences(a, c)]
-    assert "run.num_envs" in keys and "agent.learning_rate" in keys
+    c = create_config(env="cartpole-control", agent="dqn", num_envs=4, steps_per_env=400, seed=0)
+    differences = {d.field: d for d in config_differences(a, c)}
+    assert (differences["run.num_envs"].baseline, differences["run.num_envs"].current) == (2, 4)
+    assert differences["agent.learning_rate"].absent == "current"
 
 
 def test_kind_mismatch_fails(store, stored):
@@ -381,3 +381,55 @@ def test_read_baseline_dir_detects_hand_edited_digest(store, stored):
     meta_file.write_text(yaml.safe_dump({**meta, "config_digest": "0" * 16}))
     with pytest.raises(BaselineError, match="edited by hand"):
         read_baseline_dir(store.path("case.train"))
+
+
+# --------------------------------------------------------------------------- update mode
+
+
+def test_update_mode_writes_through_the_engine_and_claims_the_case(store):
+    runs = [training_results(s) for s in (0, 1, 2)]
+    written = check(store, runs, fingerprint=FINGERPRINT, writer=Writer(store, "run1", "t.py::a"))
+    assert written.status == "written" and written.passed
+    assert written.path == str(store.path("case.train"))
+    assert written.message == f"baseline written: {store.path('case.train')}"
+    assert store.read("case.train").seeds == [0, 1, 2]
+    again = check(store, runs, fingerprint=FINGERPRINT, writer=Writer(store, "run1", "t.py::b"))
+    assert again.status == "failed"
+    assert again.message == (
+        "case 'case.train' is already written in this run by t.py::a; give one of the checks another name=..."
+    )
+
+
+# --------------------------------------------------------------------------- old baselines
+
+
+def _digest_with_scan_chunk_size(config) -> str:
+    # How Config.digest() read while training configs still had run.scan_chunk_size (always null).
+    data = config.model_dump(mode="json")
+    data["run"].pop("seed")
+    data["run"]["scan_chunk_size"] = None
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def test_digest_from_before_scan_chunk_size_was_removed_is_accepted(store, stored):
+    meta_file = store.path("case.train") / BASELINE_FILE
+    meta = yaml.safe_load(meta_file.read_text())
+    old_digest = _digest_with_scan_chunk_size(stored[0].config)
+    assert old_digest != meta["config_digest"]
+    meta_file.write_text(yaml.safe_dump({**meta, "config_digest": old_digest}, sort_keys=False))
+    assert store.read("case.train").seeds == [0, 1, 2]
+
+
+COMMITTED = Path(__file__).resolve().parents[1] / "baselines"
+
+
+@pytest.mark.skipif(
+    not (COMMITTED / "test_training.test_cartpole-ppo").is_dir(), reason="no committed baseline"
+)
+def test_a_committed_training_baseline_with_the_old_digest_loads():
+    baseline = BaselineStore(COMMITTED).read("test_training.test_cartpole-ppo")
+    assert baseline.kind == "training" and len(baseline.seeds) == 8
+    config = baseline.config
+    assert baseline.meta.config_digest != config.digest()  # written before the field was removed
+    assert baseline.meta.config_digest == _digest_with_scan_chunk_size(config)

@@ -6,7 +6,7 @@ import pytest
 from test_baselines import evaluation_results, training_results
 
 from myriad_bench.cli import main
-from myriad_bench.harness.baselines import BaselineStore
+from myriad_bench.harness.baseline_store import BaselineStore
 from myriad_bench.store.fingerprint import platform_fingerprint
 
 

@@ -9,14 +9,10 @@ import sys
 import pytest
 from test_baselines import FINGERPRINT, OTHER_FINGERPRINT, evaluation_results, training_results
 
-from myriad_bench.harness.baselines import BaselineStore, check_results
-from myriad_bench.harness.report import (
-    markdown_report,
-    summary_rows,
-    table_lines,
-    verdict_label,
-    write_report,
-)
+from myriad_bench.harness.baseline_store import BaselineStore
+from myriad_bench.harness.check import check_results
+from myriad_bench.harness.records import CaseRecord, Timing
+from myriad_bench.harness.report import markdown_report, summary_rows, table_lines, write_report
 
 
 @pytest.fixture(scope="module")
@@ -25,28 +21,39 @@ def records(tmp_path_factory):
     store.write("a.regressed", [training_results(s) for s in (0, 1, 2)], fingerprint=FINGERPRINT)
     store.write("b.same", [training_results(s) for s in (0, 1, 2)], fingerprint=FINGERPRINT)
     store.write("c.eval", [evaluation_results(0)], fingerprint=FINGERPRINT)
+
+    def timing(env_steps_per_s: float) -> Timing:
+        return Timing(compile_s=1.0, run_s=1.0, env_steps=int(env_steps_per_s))
+
     worse = check_results(
         "a.regressed",
         [training_results(s, level=50.0) for s in (0, 1, 2)],
         store.read("a.regressed"),
         fingerprint=OTHER_FINGERPRINT,
         update_command="CMD",
+        nodeid="t.py::a.regressed",
+        timing=timing(2.5e6),
     )
     same = check_results(
-        "b.same", [training_results(s) for s in (0, 1, 2)], store.read("b.same"), fingerprint=FINGERPRINT
+        "b.same",
+        [training_results(s) for s in (0, 1, 2)],
+        store.read("b.same"),
+        fingerprint=FINGERPRINT,
+        nodeid="t.py::b.same",
+        timing=timing(12_345),
     )
-    ev = check_results("c.eval", evaluation_results(0), store.read("c.eval"), fingerprint=FINGERPRINT)
-    missing = check_results("d.missing", [training_results(0)], None, update_command="CMD")
-    out = []
-    for outcome, rate in ((worse, 2.5e6), (same, 12_345.0), (ev, None), (missing, 10.0)):
-        out.append({**outcome.record, "nodeid": f"t.py::{outcome.case}", "env_steps_per_s": rate,
-                    "message": outcome.message})  # fmt: skip
-    out.append({"nodeid": "t.py::e", "case": "e.poisoned", "status": "error", "message": "refused: x.pkl"})
-    return out
+    ev = check_results(
+        "c.eval", evaluation_results(0), store.read("c.eval"), fingerprint=FINGERPRINT, nodeid="t.py::c.eval"
+    )
+    missing = check_results(
+        "d.missing", [training_results(0)], None, update_command="CMD", nodeid="t.py::d", timing=timing(10)
+    )
+    refused = CaseRecord("e.poisoned", "error", "refused: x.pkl", nodeid="t.py::e")
+    return [worse, same, ev, missing, refused]
 
 
 def test_labels_and_rows(records):
-    assert [verdict_label(r) for r in records] == [
+    assert [r.label for r in records] == [
         "regression (final, AUC)", "reproduced", "reproduced", "no baseline", "refused",
     ]  # fmt: skip
     rows = {row["case"]: row for row in summary_rows(records)}
@@ -59,6 +66,13 @@ def test_labels_and_rows(records):
     assert rows["c.eval"]["seeds"] == "1"
     assert rows["d.missing"]["baseline"] == "—"
     assert rows["e.poisoned"]["verdict"] == "refused"
+
+
+def test_records_survive_the_xdist_payload_and_json(records):
+    for record in records:
+        assert CaseRecord.from_dict(record.to_dict()) == record
+        # report.json turns seeds (curve keys) into strings and intervals into lists
+        assert CaseRecord.from_dict(json.loads(json.dumps(record.to_dict()))) == record
 
 
 def test_table_is_aligned(records):

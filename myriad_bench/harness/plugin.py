@@ -1,28 +1,24 @@
 """pytest plugin entry point (``pytest11``): options, ini settings, markers and hooks.
 
-Kept import-light: JAX and the run machinery load only when a fixture is used. The hooks are
-thin; the session's state lives in :class:`~myriad_bench.harness.fixtures.MyriadSession`, stored
-on ``config.stash``, and the measuring and checking in the fixtures.
+Kept import-light: JAX and the run machinery load only when a fixture is used. Each hook is one
+call into the session object (:class:`~myriad_bench.harness.session.MyriadSession`, stored on
+``config.stash``); the measuring and checking live in the fixtures.
 """
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import pytest
 
 from myriad_bench.harness.fixtures import (
-    SESSION_KEY,
-    MyriadSession,
     baseline,
-    default_case,
-    get_session,
     myriad_benchmark,
     myriad_evaluate,
     myriad_session,
     myriad_train,
 )
+from myriad_bench.harness.session import MyriadSession, get_session
 
 __all__ = ["baseline", "myriad_benchmark", "myriad_evaluate", "myriad_session", "myriad_train"]
 
@@ -72,106 +68,40 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        "myriad(case=None, compare=None, alpha=None, margin=None): baseline case name and comparison "
-        "settings of a myriad-bench test",
-    )
-    session = MyriadSession(config)
-    config.stash[SESSION_KEY] = session
-    if config.pluginmanager.hasplugin("xdist"):
-        config.pluginmanager.register(_XdistHooks(session), "myriad_bench.xdist")
-
-
-class _XdistHooks:
-    """Controller side of pytest-xdist: share the run id, merge the workers' records."""
-
-    def __init__(self, session: MyriadSession) -> None:
-        self.session = session
-
-    def pytest_configure_node(self, node: Any) -> None:
-        node.workerinput["myriad_run_id"] = self.session.run_id
-
-    def pytest_testnodedown(self, node: Any, error: Any) -> None:
-        payload = getattr(node, "workeroutput", {}).get("myriad")
-        if payload:
-            self.session.merge_worker_payload(payload)
+    MyriadSession.install(config)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    session = get_session(config)
-    mode = "UPDATING baselines" if session.update else f"compare={session.compare}"
-    return (
-        f"myriad-bench: baselines {session.store.root}, {mode}, "
-        f"alpha={session.alpha:g}, margin={session.margin:g}"
-    )
+    return get_session(config).report_header()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    session = get_session(config)
-    for item in items:
-        if "baseline" in getattr(item, "fixturenames", ()):
-            session.checked_modules.add(item.path.stem)
-            # A bad marker is reported when the test sets up its baseline fixture.
-            with contextlib.suppress(pytest.UsageError, ValueError):
-                session.known_cases.add(default_case(item))
+    get_session(config).collected(items)
 
 
 def pytest_deselected(items: list[pytest.Item]) -> None:
-    if items:
-        get_session(items[0].config).deselected += len(items)
+    if items:  # the hook passes no config; the items carry it
+        get_session(items[0].config).deselect(items)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    get_session(session.config).before_tests()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    state = get_session(session.config)
-    if state.is_worker:
-        session.config.workeroutput["myriad"] = state.worker_payload()  # type: ignore[attr-defined]
-        return
-    if state.update:
-        state.store.release_claims(state.run_id)
-    if state.report_dir is not None and state.records:
-        from myriad_bench.harness.report import write_report
-
-        state.report_files = write_report(
-            state.report_dir,
-            list(state.records.values()),
-            unused=state.unused_cases(),
-            settings={
-                "compare": state.compare,
-                "alpha": state.alpha,
-                "margin": state.margin,
-                "baselines_dir": str(state.store.root),
-                "update": state.update,
-            },
-        )
+    get_session(session.config).finish()
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    state = get_session(config)
-    if state.is_worker:
-        return
-    from myriad_bench.harness.report import is_failing, summary_rows, table_lines
+    get_session(config).terminal_summary(terminalreporter)
 
-    unused = state.unused_cases()
-    if not state.records and not unused:
-        return
-    terminalreporter.section("myriad-bench")
-    if state.records:
-        rows = summary_rows(state.records.values())
-        header, *lines = table_lines(rows)
-        terminalreporter.write_line(header, bold=True)
-        for row, line in zip(rows, lines, strict=True):
-            verdict = row["verdict"]
-            markup = (
-                {"red": True} if is_failing(verdict) else {"green": True} if verdict == "improvement" else {}
-            )
-            terminalreporter.write_line(line, **markup)
-    if unused:
-        terminalreporter.write_line(
-            f"unused baselines in {state.store.root} (no test used them): {', '.join(unused)}", yellow=True
-        )
-    files = state.report_files
-    if files is not None:
-        terminalreporter.write_line(f"report: {files.markdown} ({len(files.plots)} plots)")
-        for note in files.notes:
-            terminalreporter.write_line(f"note: {note}", yellow=True)
+
+# pytest-xdist's controller hooks; optional, so the plugin loads without xdist.
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    get_session(node.config).configure_worker(node)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    get_session(node.config).merge_worker(node)

@@ -1,8 +1,8 @@
 """Reports of a session's baseline checks: terminal table, report.json, report.md and PNG curves.
 
-A record is the plain dict a check produces (``check_results(...).record`` plus the test's node
-id and throughput); everything here reads records only, so reports built on xdist workers and
-merged on the controller look the same as in-process ones. Plots need matplotlib (the
+Everything here reads :class:`~myriad_bench.harness.records.CaseRecord` only (records made on
+xdist workers come back as records too), so reports look the same however the session ran.
+report.json holds each record as ``dataclasses.asdict`` makes it. Plots need matplotlib (the
 ``plots`` extra); without it they are skipped with a note.
 """
 
@@ -17,58 +17,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from myriad_bench.harness.messages import number, text_table
+from myriad_bench.harness.records import CaseRecord, Curve
+
 __all__ = [
     "REPORT_FORMAT_VERSION",
     "ReportFiles",
-    "is_failing",
     "markdown_report",
     "plot_case",
     "summary_rows",
     "table_lines",
-    "verdict_label",
     "write_report",
 ]
 
 REPORT_FORMAT_VERSION = 1
 COLUMNS = ("case", "seeds", "baseline", "obtained", "Δ%", "verdict", "mode", "env-steps/s")
-_BAD_LABELS = frozenset({"not reproduced", "no baseline", "refused", "config differs", "failed"})
 
 
-def is_failing(label: str) -> bool:
-    """Whether a :func:`verdict_label` marks a failed case."""
-    return label in _BAD_LABELS or label.startswith("regression")
-
-
-def verdict_label(record: dict[str, Any]) -> str:
-    """What happened to a case, in a word or two."""
-    status = record.get("status")
-    if status == "missing":
-        return "no baseline"
-    if status == "error":
-        return "refused"
-    if status == "written":
-        return "written"
-    if record.get("config_differences"):
-        return "config differs"
-    return str(record.get("verdict") or ("failed" if status == "failed" else status or "?"))
-
-
-def _num(value: Any, digits: int = 4) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "—"
-    return f"{value:.{digits}g}"
-
-
-def _plus_minus(point: Any, interval: Sequence[float] | None) -> str:
+def _plus_minus(point: float | None, interval: Sequence[float] | None) -> str:
     if point is None:
         return "—"
     if not interval:
-        return _num(point)
+        return number(point)
     half = (interval[1] - interval[0]) / 2.0
-    return f"{_num(point)} ± {_num(half, 2)}"
+    return f"{number(point)} ± {number(half, 2)}"
 
 
-def _steps_per_s(value: Any) -> str:
+def _steps_per_s(value: float | None) -> str:
     if value is None:
         return "—"
     if value >= 1e6:
@@ -78,8 +53,8 @@ def _steps_per_s(value: Any) -> str:
     return f"{value:.0f}"
 
 
-def _delta_pct(record: dict[str, Any]) -> str:
-    base, rel, ci = record.get("final_return_baseline"), record.get("relative_delta"), record.get("delta_ci")
+def _delta_pct(record: CaseRecord) -> str:
+    base, rel, ci = record.final_return_baseline, record.relative_delta, record.delta_ci
     if rel is None or base in (None, 0):
         return "—"
     text = f"{rel:+.1%}"
@@ -88,43 +63,38 @@ def _delta_pct(record: dict[str, Any]) -> str:
     return text
 
 
-def summary_rows(records: Iterable[dict[str, Any]]) -> list[dict[str, str]]:
+def _sorted(records: Iterable[CaseRecord]) -> list[CaseRecord]:
+    return sorted(records, key=lambda r: (r.case, r.nodeid))
+
+
+def summary_rows(records: Iterable[CaseRecord]) -> list[dict[str, str]]:
     """One row of strings per record, keyed by :data:`COLUMNS`, sorted by case."""
-    rows = []
-    for record in sorted(records, key=lambda r: (r.get("case", ""), r.get("nodeid", ""))):
-        seeds = record.get("seeds") or []
-        rows.append(
-            {
-                "case": record.get("case", "?"),
-                "seeds": str(len(seeds)) if seeds else "—",
-                "baseline": _plus_minus(
-                    record.get("final_return_baseline"), record.get("final_return_baseline_ci")
-                ),
-                "obtained": _plus_minus(
-                    record.get("final_return_obtained"), record.get("final_return_obtained_ci")
-                ),
-                "Δ%": _delta_pct(record),
-                "verdict": verdict_label(record),
-                "mode": record.get("mode") or "—",
-                "env-steps/s": _steps_per_s(record.get("env_steps_per_s")),
-            }
-        )
-    return rows
+    return [
+        {
+            "case": record.case,
+            "seeds": str(len(record.seeds)) if record.seeds else "—",
+            "baseline": _plus_minus(record.final_return_baseline, record.final_return_baseline_ci),
+            "obtained": _plus_minus(record.final_return_obtained, record.final_return_obtained_ci),
+            "Δ%": _delta_pct(record),
+            "verdict": record.label,
+            "mode": record.mode or "—",
+            "env-steps/s": _steps_per_s(record.env_steps_per_s),
+        }
+        for record in _sorted(records)
+    ]
 
 
 def table_lines(rows: list[dict[str, str]]) -> list[str]:
-    """A plain aligned text table (header first)."""
-    widths = {c: max([len(c)] + [len(r[c]) for r in rows]) for c in COLUMNS}
-    line = lambda values: "  ".join(v.ljust(widths[c]) for c, v in zip(COLUMNS, values, strict=True)).rstrip()  # noqa: E731
-    return [line(COLUMNS), *(line([r[c] for c in COLUMNS]) for r in rows)]
+    """The summary as a plain aligned text table (header first)."""
+    return text_table(COLUMNS, [[row[c] for c in COLUMNS] for row in rows])
 
 
 def markdown_report(
-    records: list[dict[str, Any]], *, unused: Sequence[str] = (), notes: Sequence[str] = ()
+    records: Sequence[CaseRecord], *, unused: Sequence[str] = (), notes: Sequence[str] = ()
 ) -> str:
     """The report as Markdown (also what goes to ``$GITHUB_STEP_SUMMARY``)."""
     rows = summary_rows(records)
-    bad = [r for r in rows if is_failing(r["verdict"])]
+    bad = [r for r in records if r.failing]
     lines = [
         "## myriad-bench",
         "",
@@ -135,20 +105,21 @@ def markdown_report(
         "| " + " | ".join(COLUMNS) + " |",
         "|" + "|".join("---" for _ in COLUMNS) + "|",
     ]
-    for row in rows:
+    verdict = COLUMNS.index("verdict")
+    for row, record in zip(rows, _sorted(records), strict=True):
         cells = [row[c].replace("|", "\\|") for c in COLUMNS]
-        if is_failing(row["verdict"]):
-            cells[COLUMNS.index("verdict")] = f"**{cells[COLUMNS.index('verdict')]}**"
+        if record.failing:
+            cells[verdict] = f"**{cells[verdict]}**"
         lines.append("| " + " | ".join(cells) + " |")
-    failing = [r for r in records if is_failing(verdict_label(r)) and r.get("message")]
+    failing = [r for r in _sorted(records) if r.failing and r.message]
     if failing:
         lines += ["", "### Failures", ""]
-        for record in sorted(failing, key=lambda r: r.get("case", "")):
+        for record in failing:
             lines += [
-                f"<details><summary>{record.get('case')} — {verdict_label(record)}</summary>",
+                f"<details><summary>{record.case} — {record.label}</summary>",
                 "",
                 "```",
-                str(record["message"]),
+                record.message,
                 "```",
                 "</details>",
                 "",
@@ -160,13 +131,11 @@ def markdown_report(
     return "\n".join(lines) + "\n"
 
 
-def _series(curves: dict[str, Any]) -> list[tuple[str, list[float], list[float]]]:
-    return [
-        (seed, c["steps"], c["mean_return"]) for seed, c in sorted(curves.items(), key=lambda kv: int(kv[0]))
-    ]
+def _series(curves: dict[int, Curve]) -> list[tuple[int, list[float], list[float]]]:
+    return [(seed, c.steps, c.mean_return) for seed, c in sorted(curves.items())]
 
 
-def plot_case(record: dict[str, Any], path: Path) -> bool:
+def plot_case(record: CaseRecord, path: Path) -> bool:
     """Write the learning curve of one case with the baseline's band; ``False`` if there is no curve.
 
     Raises ``ImportError`` when matplotlib is missing.
@@ -175,13 +144,13 @@ def plot_case(record: dict[str, Any], path: Path) -> bool:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    obtained = _series(record.get("obtained_curves") or {})
+    obtained = _series(record.obtained_curves)
     if not obtained or max(len(steps) for _, steps, _ in obtained) < 2:
         return False
     figure = Figure(figsize=(6.4, 4.0), layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
-    baseline = _series(record.get("baseline_curves") or {})
+    baseline = _series(record.baseline_curves)
     lengths = {len(steps) for _, steps, _ in baseline}
     if baseline and len(lengths) == 1:
         steps = np.asarray(baseline[0][1])
@@ -197,7 +166,7 @@ def plot_case(record: dict[str, Any], path: Path) -> bool:
         axes.plot(obtained[0][1], values.mean(0), color="tab:blue", linewidth=2, label="obtained mean")
     axes.set_xlabel("steps per env")
     axes.set_ylabel("mean evaluation return")
-    axes.set_title(f"{record.get('case')} — {verdict_label(record)}", fontsize=10)
+    axes.set_title(f"{record.case} — {record.label}", fontsize=10)
     axes.legend(loc="best", fontsize=8)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)
@@ -228,7 +197,7 @@ class ReportFiles:
 
 def write_report(
     directory: Path | str,
-    records: list[dict[str, Any]],
+    records: Sequence[CaseRecord],
     *,
     unused: Sequence[str] = (),
     settings: dict[str, Any] | None = None,
@@ -251,16 +220,16 @@ def write_report(
         )
     else:
         for record in records:
-            if record.get("kind") != "training":
+            if record.kind != "training":
                 continue
-            path = directory / f"{record.get('case', 'case')}.png"
+            path = directory / f"{record.case}.png"
             if plot_case(record, path):
                 plots.append(path)
     payload = {
         "format_version": REPORT_FORMAT_VERSION,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "settings": settings or {},
-        "cases": sorted(records, key=lambda r: (r.get("case", ""), r.get("nodeid", ""))),
+        "cases": [record.to_dict() for record in _sorted(records)],
         "unused_baselines": list(unused),
         "plots": [p.name for p in plots],
         "notes": notes,

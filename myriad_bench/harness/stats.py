@@ -14,14 +14,13 @@ stratified: each group is resampled on its own.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 
 __all__ = [
-    "STATISTICS",
     "ExactResult",
     "Interval",
     "Verdict",
@@ -30,29 +29,12 @@ __all__ = [
     "compare_scores",
     "exact_match",
     "interval_estimate",
-    "iqm",
 ]
 
 VerdictKind = Literal["regression", "no change", "improvement"]
 
 # Bootstrap samples drawn per chunk: bounds memory at about 8 * _CHUNK_ELEMENTS bytes.
 _CHUNK_ELEMENTS = 4_000_000
-
-
-def iqm(samples: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Interquartile mean along ``axis``: the mean of the middle 50% (25% cut from each end)."""
-    samples = np.sort(np.asarray(samples, dtype=np.float64), axis=axis)
-    n = samples.shape[axis]
-    cut = int(0.25 * n)
-    return np.take(samples, np.arange(cut, n - cut), axis=axis).mean(axis=axis)
-
-
-def _mean(samples: np.ndarray, axis: int = -1) -> np.ndarray:
-    return np.asarray(samples, dtype=np.float64).mean(axis=axis)
-
-
-STATISTICS: dict[str, Callable[..., np.ndarray]] = {"mean": _mean, "iqm": iqm}
-"""Aggregate statistics by name; each reduces an axis of pooled scores."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +53,7 @@ class Interval:
 class Verdict:
     """The outcome of comparing obtained scores with baseline scores.
 
-    ``delta`` is obtained minus baseline (of the chosen statistic); ``ci_low``/``ci_high`` bound it
+    ``delta`` is obtained minus baseline (of the mean return); ``ci_low``/``ci_high`` bound it
     with confidence ``confidence = 1 - alpha``. ``margin`` is relative to ``|baseline|`` and
     ``margin_abs`` is the same in return units.
     """
@@ -88,7 +70,6 @@ class Verdict:
     confidence: float
     margin: float
     margin_abs: float
-    statistic: str
     metric: str = "return"
 
     @property
@@ -102,14 +83,11 @@ class Verdict:
         pct_text = "" if np.isnan(pct) else f" ({pct:+.1%})"
         margin_text = f", margin {self.margin:.0%} = {self.margin_abs:.3g}" if self.margin else ""
         return (
-            f"{self.metric}: {self.kind}: {self.statistic} {self.obtained:.4g} vs baseline "
+            f"{self.metric}: {self.kind}: mean {self.obtained:.4g} vs baseline "
             f"{self.baseline:.4g}, Δ {self.delta:+.4g}{pct_text} "
             f"({self.confidence:.0%} CI [{self.ci_low:+.4g}, {self.ci_high:+.4g}]{margin_text}), "
             f"n={self.n} vs {self.n_baseline} seeds"
         )
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _as_runs(scores: Any, what: str) -> np.ndarray:
@@ -126,17 +104,8 @@ def _as_runs(scores: Any, what: str) -> np.ndarray:
     return array
 
 
-def _statistic(name: str) -> Callable[..., np.ndarray]:
-    try:
-        return STATISTICS[name]
-    except KeyError:
-        raise ValueError(f"unknown statistic {name!r}; choose one of {', '.join(STATISTICS)}") from None
-
-
-def _bootstrap(
-    scores: np.ndarray, statistic: Callable[..., np.ndarray], reps: int, rng: np.random.Generator
-) -> np.ndarray:
-    """``reps`` bootstrap replicates of ``statistic`` over pooled resampled scores, shape ``(reps,)``."""
+def _bootstrap(scores: np.ndarray, reps: int, rng: np.random.Generator) -> np.ndarray:
+    """``reps`` bootstrap replicates of the mean of pooled resampled scores, shape ``(reps,)``."""
     runs, episodes = scores.shape
     out = np.empty(reps, dtype=np.float64)
     chunk = max(1, _CHUNK_ELEMENTS // (runs * episodes))
@@ -148,7 +117,7 @@ def _bootstrap(
             sample = scores[run_idx[..., None], episode_idx]
         else:
             sample = scores[run_idx]
-        out[start : start + size] = statistic(sample.reshape(size, -1), axis=-1)
+        out[start : start + size] = sample.reshape(size, -1).mean(axis=-1)
     return out
 
 
@@ -159,19 +128,16 @@ def _check_common(reps: int, confidence: float) -> None:
         raise ValueError(f"confidence must lie strictly between 0 and 1, got {confidence!r}")
 
 
-def interval_estimate(
-    scores: Any, statistic: str = "mean", reps: int = 2000, confidence: float = 0.95, seed: int = 0
-) -> Interval:
-    """Point estimate and percentile bootstrap interval of ``statistic`` over ``scores``.
+def interval_estimate(scores: Any, reps: int = 2000, confidence: float = 0.95, seed: int = 0) -> Interval:
+    """The mean of ``scores`` and its percentile bootstrap interval.
 
     >>> interval_estimate([1.0, 2.0, 3.0, 4.0], confidence=0.9).point
     2.5
     """
     _check_common(reps, confidence)
     data = _as_runs(scores, "the")
-    stat = _statistic(statistic)
-    point = float(stat(data.ravel()))
-    replicates = _bootstrap(data, stat, reps, np.random.default_rng(seed))
+    point = float(data.mean())
+    replicates = _bootstrap(data, reps, np.random.default_rng(seed))
     tail = (1.0 - confidence) / 2.0
     low, high = np.quantile(replicates, [tail, 1.0 - tail])
     return Interval(point, float(low), float(high), confidence, data.shape[0])
@@ -185,12 +151,11 @@ def compare_scores(
     reps: int = 2000,
     seed: int = 0,
     *,
-    statistic: str = "mean",
     metric: str = "return",
 ) -> Verdict:
     """Verdict on ``obtained`` versus ``baseline`` scores (higher is better).
 
-    The difference of ``statistic`` (obtained minus baseline) gets a stratified bootstrap
+    The difference of the means (obtained minus baseline) gets a stratified bootstrap
     interval at confidence ``1 - alpha``. The verdict is ``regression`` when the whole interval
     lies below ``-margin * |baseline|`` (worse, with confidence, by more than the margin),
     ``improvement`` when it lies above ``+margin * |baseline|``, ``no change`` otherwise.
@@ -203,13 +168,12 @@ def compare_scores(
         raise ValueError(f"margin must be >= 0 (a fraction of |baseline|), got {margin!r}")
     new = _as_runs(obtained, "obtained")
     old = _as_runs(baseline, "baseline")
-    stat = _statistic(statistic)
-    new_point = float(stat(new.ravel()))
-    old_point = float(stat(old.ravel()))
+    new_point = float(new.mean())
+    old_point = float(old.mean())
     # Independent streams per group: a group's replicates do not depend on the other's shape.
     new_seq, old_seq = np.random.SeedSequence(seed).spawn(2)
-    differences = _bootstrap(new, stat, reps, np.random.default_rng(new_seq)) - _bootstrap(
-        old, stat, reps, np.random.default_rng(old_seq)
+    differences = _bootstrap(new, reps, np.random.default_rng(new_seq)) - _bootstrap(
+        old, reps, np.random.default_rng(old_seq)
     )
     low, high = (float(q) for q in np.quantile(differences, [alpha / 2.0, 1.0 - alpha / 2.0]))
     margin_abs = margin * abs(old_point)
@@ -232,7 +196,6 @@ def compare_scores(
         confidence=1.0 - alpha,
         margin=margin,
         margin_abs=margin_abs,
-        statistic=statistic,
         metric=metric,
     )
 

@@ -13,14 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-# Imported here, once: pytester's in-process runs drop modules first imported inside a run, and a
-# re-imported module would bring a second Config class, agent registry and compiled-program cache.
-import myriad_bench.agents
-import myriad_bench.configs
-import myriad_bench.envs
-import myriad_bench.platform.evaluation
-import myriad_bench.platform.training
-import myriad_bench.platform.types  # noqa: F401
+# No module of the package is imported here for pytester's sake: with pytester active, the plugin
+# imports JAX and the package before the first test (see MyriadSession.before_tests), so the
+# in-process runs below keep them (test_pytester_in_process.py checks that for a user's project).
 
 PROJECT_CONFTEST = """
 from myriad_bench.agents.registry import make_agent, register_agent

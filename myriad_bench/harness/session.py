@@ -1,0 +1,319 @@
+"""The plugin's state for one pytest session: :class:`MyriadSession`, stored on ``config.stash``.
+
+It holds the settings (command-line options over ini options over defaults), the baseline
+store, the run cache, the per-case records and, for the "unused baselines" list, the cases
+that tests use. The hooks of :mod:`~myriad_bench.harness.plugin` each call one method here:
+the report header, collection bookkeeping, the xdist merge (workers send their records as
+plain data, the controller turns them back into records), the report files and the summary.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import math
+import shlex
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from myriad_bench.harness.baseline_store import BaselineStore
+from myriad_bench.harness.check import COMPARE_MODES, CheckOptions
+from myriad_bench.harness.curves import case_name, validate_case_name
+from myriad_bench.harness.records import CaseRecord, Timing
+from myriad_bench.harness.timing import TimedRun
+
+__all__ = ["SESSION_KEY", "MyriadSession", "default_case", "get_session", "marker_options"]
+
+SESSION_KEY = pytest.StashKey["MyriadSession"]()
+MARKER = "myriad"
+MARKER_KEYS = frozenset({"case", "compare", "alpha", "margin"})
+MARKER_HELP = (
+    "myriad(case=None, compare=None, alpha=None, margin=None): baseline case name and comparison "
+    "settings of a myriad-bench test"
+)
+
+# What a session with pytester imports before any test: pytester's in-process runs drop the
+# modules first imported inside a run, and jaxlib aborts the interpreter when imported twice
+# (the package's modules would also come back as second copies: new registries, a cold
+# program cache, a second Config class).
+_PRELOAD_FOR_PYTESTER = (
+    "jax",
+    "myriad_bench.configs",
+    "myriad_bench.envs",
+    "myriad_bench.agents",
+    "myriad_bench.platform.types",
+    "myriad_bench.platform.training",
+    "myriad_bench.platform.evaluation",
+)
+
+
+def _float_setting(config: pytest.Config, option: str, ini: str, low: float, high: float) -> float:
+    raw = config.getoption(option)
+    source = f"--{option.replace('_', '-')}"
+    if raw is None:
+        raw, source = config.getini(ini), f"ini option {ini}"
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise pytest.UsageError(f"{source}: expected a number, got {raw!r}") from None
+    if not low <= value < high:
+        raise pytest.UsageError(f"{source}: {value} is outside [{low}, {high})")
+    return value
+
+
+def _path_setting(config: pytest.Config, name: str) -> Path | None:
+    """A folder option: relative to the invocation folder when given on the command line, to the
+    ini file's folder (else the rootdir) when set there; ``None`` when empty."""
+    value = config.getoption(name)
+    if value:
+        return Path(config.invocation_params.dir, value).resolve()
+    value = config.getini(name)
+    if not value:
+        return None
+    base = config.inipath.parent if config.inipath else config.rootpath
+    return Path(base, value).resolve()
+
+
+def marker_options(node: pytest.Item) -> dict[str, Any]:
+    """Keyword arguments of the closest ``@pytest.mark.myriad`` (validated)."""
+    marker = node.get_closest_marker(MARKER)
+    if marker is None:
+        return {}
+    if marker.args:
+        raise pytest.UsageError(
+            f"{node.nodeid}: @pytest.mark.myriad takes keywords only ({', '.join(sorted(MARKER_KEYS))}), "
+            f"got positional {marker.args!r}"
+        )
+    unknown = set(marker.kwargs) - MARKER_KEYS
+    if unknown:
+        raise pytest.UsageError(
+            f"{node.nodeid}: unknown @pytest.mark.myriad keyword(s) {', '.join(sorted(unknown))}; "
+            f"known: {', '.join(sorted(MARKER_KEYS))}"
+        )
+    return dict(marker.kwargs)
+
+
+def default_case(node: pytest.Item) -> str:
+    """The case a test's ``baseline`` checks by default: the marker's ``case``, else its node id's."""
+    case = marker_options(node).get("case")
+    return validate_case_name(case) if case else case_name(node.nodeid)
+
+
+class MyriadSession:
+    """Everything the plugin remembers during a session; one per ``pytest.Config``."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.update: bool = bool(config.getoption("myriad_update_baselines"))
+        compare = config.getoption("myriad_compare") or config.getini("myriad_compare")
+        if compare not in COMPARE_MODES:
+            raise pytest.UsageError(
+                f"ini option myriad_compare: {compare!r} is not one of {', '.join(COMPARE_MODES)}"
+            )
+        self.compare: str = compare
+        self.alpha = _float_setting(config, "myriad_alpha", "myriad_alpha", 1e-9, 1.0)
+        self.margin = _float_setting(config, "myriad_margin", "myriad_margin", 0.0, math.inf)
+        root = _path_setting(config, "myriad_baselines_dir") or config.rootpath / "baselines"
+        self.store = BaselineStore(root)
+        self.report_dir: Path | None = _path_setting(config, "myriad_report")
+        workerinput = getattr(config, "workerinput", None)
+        self.is_worker = workerinput is not None
+        self.run_id: str = workerinput["myriad_run_id"] if workerinput else uuid.uuid4().hex
+        self.runs: dict[tuple, TimedRun] = {}
+        self.records: dict[str, CaseRecord] = {}
+        self.known_cases: set[str] = set()
+        self.checked_modules: set[str] = set()
+        self.used_cases: set[str] = set()
+        self.deselected = 0
+        self._fingerprint: dict | None = None
+        self.report_files: Any = None
+
+    @classmethod
+    def install(cls, config: pytest.Config) -> MyriadSession:
+        """Register the marker, make the session and store it on ``config``."""
+        config.addinivalue_line("markers", MARKER_HELP)
+        session = config.stash[SESSION_KEY] = cls(config)
+        return session
+
+    # -- settings
+    def check_options(self, marker: dict[str, Any], **call: Any) -> CheckOptions:
+        """Per-call values over the marker's over the session's."""
+
+        def pick(key: str, default: Any) -> Any:
+            for source in (call, marker):
+                if source.get(key) is not None:
+                    return source[key]
+            return default
+
+        return CheckOptions(
+            compare=pick("compare", self.compare),
+            alpha=pick("alpha", self.alpha),
+            margin=pick("margin", self.margin),
+        )
+
+    @property
+    def fingerprint(self) -> dict:
+        if self._fingerprint is None:
+            from myriad_bench.store.fingerprint import platform_fingerprint
+
+            self._fingerprint = platform_fingerprint()
+        return self._fingerprint
+
+    def update_command(self, nodeid: str) -> str:
+        """The exact command that rewrites the baseline of the test ``nodeid``."""
+        parts = ["python", "-m", "pytest", nodeid, "--myriad-update-baselines"]
+        if self.config.getoption("myriad_baselines_dir"):
+            parts += ["--myriad-baselines-dir", str(self.store.root)]
+        command = shlex.join(parts)
+        rootdir = self.config.rootpath
+        if Path(self.config.invocation_params.dir).resolve() != rootdir.resolve():
+            command = f"cd {shlex.quote(str(rootdir))} && {command}"
+        return command
+
+    # -- runs and records
+    def timing_of(self, results: Any) -> Timing | None:
+        """The timing of the cached run that made ``results`` (``None`` for results made elsewhere)."""
+        return next((run.timing for run in self.runs.values() if run.holds(results)), None)
+
+    def add_record(self, record: CaseRecord) -> None:
+        self.records[record.key] = record
+
+    def full_run(self) -> bool:
+        """Whether no test was deselected or named by node id (else "unused" cannot be told)."""
+        narrowed = (
+            any("::" in arg for arg in self.config.args)
+            or bool(self.config.getoption("keyword", ""))
+            or bool(self.config.getoption("markexpr", ""))
+        )
+        return not narrowed and self.deselected == 0
+
+    def unused_cases(self) -> list[str]:
+        """Stored cases that belong to a collected test module (by their default-name prefix) and
+        that no test of this run used; empty unless :meth:`full_run`.
+
+        Cases named freely (``name=``/``case=`` without a module prefix) are never reported: no
+        run can tell which module they belong to.
+        """
+        if not self.full_run():
+            return []
+        candidates = self.store.unused(self.known_cases | self.used_cases)
+        return [case for case in candidates if case.partition(".")[0] in self.checked_modules]
+
+    # -- hooks
+    def report_header(self) -> str:
+        mode = "UPDATING baselines" if self.update else f"compare={self.compare}"
+        return (
+            f"myriad-bench: baselines {self.store.root}, {mode}, alpha={self.alpha:g}, margin={self.margin:g}"
+        )
+
+    def collected(self, items: Iterable[pytest.Item]) -> None:
+        """Note the cases and modules of the tests that use ``baseline`` (for "unused baselines")."""
+        for item in items:
+            if "baseline" in getattr(item, "fixturenames", ()):
+                self.checked_modules.add(item.path.stem)
+                # A bad marker is reported when the test sets up its baseline fixture.
+                with contextlib.suppress(pytest.UsageError, ValueError):
+                    self.known_cases.add(default_case(item))
+
+    def deselect(self, items: list[pytest.Item]) -> None:
+        self.deselected += len(items)
+
+    def before_tests(self) -> None:
+        """With pytester active, import JAX and the package now, before any pytester snapshot
+        of ``sys.modules``: then in-process runs keep them (see ``_PRELOAD_FOR_PYTESTER``)."""
+        if self.config.pluginmanager.hasplugin("pytester"):
+            for name in _PRELOAD_FOR_PYTESTER:
+                importlib.import_module(name)
+
+    def configure_worker(self, node: Any) -> None:
+        """xdist controller: workers share the run id (their claims are one run's)."""
+        node.workerinput["myriad_run_id"] = self.run_id
+
+    def merge_worker(self, node: Any) -> None:
+        """xdist controller: take a finished worker's records and bookkeeping."""
+        workeroutput = getattr(node, "workeroutput", None)
+        if not workeroutput or "myriad" not in workeroutput:
+            return  # the worker crashed before it could send anything
+        payload = workeroutput["myriad"]
+        for record in payload["records"]:
+            self.add_record(CaseRecord.from_dict(record))
+        self.known_cases.update(payload["known_cases"])
+        self.checked_modules.update(payload["checked_modules"])
+        self.used_cases.update(payload["used_cases"])
+        self.deselected += payload["deselected"]
+
+    def finish(self) -> None:
+        """End of the session: a worker sends its records; the controller releases its claims
+        and writes the report files."""
+        if self.is_worker:
+            self.config.workeroutput["myriad"] = {  # type: ignore[attr-defined]
+                "records": [record.to_dict() for record in self.records.values()],
+                "known_cases": sorted(self.known_cases),
+                "checked_modules": sorted(self.checked_modules),
+                "used_cases": sorted(self.used_cases),
+                "deselected": self.deselected,
+            }
+            return
+        if self.update:
+            self.store.release_claims(self.run_id)
+        if self.report_dir is not None and self.records:
+            from myriad_bench.harness.report import write_report
+
+            self.report_files = write_report(
+                self.report_dir,
+                list(self.records.values()),
+                unused=self.unused_cases(),
+                settings={
+                    "compare": self.compare,
+                    "alpha": self.alpha,
+                    "margin": self.margin,
+                    "baselines_dir": str(self.store.root),
+                    "update": self.update,
+                },
+            )
+
+    def terminal_summary(self, terminalreporter: Any) -> None:
+        """The "myriad-bench" section: one row per case, failures red, unused baselines, report."""
+        if self.is_worker:
+            return
+        from myriad_bench.harness.report import summary_rows, table_lines
+
+        unused = self.unused_cases()
+        if not self.records and not unused:
+            return
+        terminalreporter.section("myriad-bench")
+        if self.records:
+            records = sorted(self.records.values(), key=lambda r: (r.case, r.nodeid))
+            header, *lines = table_lines(summary_rows(records))
+            terminalreporter.write_line(header, bold=True)
+            for record, line in zip(records, lines, strict=True):
+                markup = (
+                    {"red": True}
+                    if record.failing
+                    else {"green": True}
+                    if record.label == "improvement"
+                    else {}
+                )
+                terminalreporter.write_line(line, **markup)
+        if unused:
+            terminalreporter.write_line(
+                f"unused baselines in {self.store.root} (no test used them): {', '.join(unused)}", yellow=True
+            )
+        files = self.report_files
+        if files is not None:
+            terminalreporter.write_line(f"report: {files.markdown} ({len(files.plots)} plots)")
+            for note in files.notes:
+                terminalreporter.write_line(f"note: {note}", yellow=True)
+
+
+def get_session(config: pytest.Config) -> MyriadSession:
+    try:
+        return config.stash[SESSION_KEY]
+    except KeyError:
+        raise RuntimeError(
+            "the myriad-bench plugin is not configured (was it disabled with -p no:?)"
+        ) from None
