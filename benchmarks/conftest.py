@@ -11,7 +11,8 @@ import os
 
 import pytest
 
-# Training prints a progress line per evaluation outside pytest; keep the suite's output to the summary.
+# The run fixtures train quietly; this keeps the direct train_and_evaluate calls of the throughput
+# module from printing a progress line per evaluation, so the suite's output stays the summary.
 os.environ.setdefault("MYRIAD_BENCH_VERBOSE", "0")
 
 # The throughput and persistence modules name their groups themselves.

@@ -14,7 +14,6 @@ import contextlib
 import datetime as _dt
 import hashlib
 import json
-import math
 import os
 import re
 import shutil
@@ -27,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from myriad_bench.harness.curves import RunCurves, consistent_kind, run_curves, seed_of, validate_case_name
-from myriad_bench.harness.records import Kind
+from myriad_bench.harness.records import Kind, finite
 from myriad_bench.store.errors import ArtifactError
 from myriad_bench.store.fingerprint import fingerprint_digest, library_versions
 from myriad_bench.store.yaml_io import load_yaml, write_yaml
@@ -59,10 +58,6 @@ class BaselineError(Exception):
 
 
 # --------------------------------------------------------------------------- baseline.yaml
-
-
-def _finite(value: float) -> float | None:
-    return float(value) if math.isfinite(value) else None
 
 
 def _plain(value: Any) -> Any:
@@ -105,7 +100,7 @@ class BaselineMeta:
             finals.append(curves.final_return)
             aucs.append(curves.auc)
             if kind == "training":
-                summary["eval_return_auc"] = _finite(curves.auc)
+                summary["eval_return_auc"] = finite(curves.auc)
             per_seed[seed_of(run)] = summary
         return cls(
             format_version=BASELINE_FORMAT_VERSION,
@@ -117,8 +112,8 @@ class BaselineMeta:
             config_digest=runs[0].config.digest(),
             seeds=list(per_seed),
             summary=BaselineSummary(
-                final_return_mean=_finite(float(np.mean(finals))),
-                eval_return_auc_mean=_finite(float(np.mean(aucs))) if kind == "training" else None,
+                final_return_mean=finite(float(np.mean(finals))),
+                eval_return_auc_mean=finite(float(np.mean(aucs))) if kind == "training" else None,
                 per_seed=per_seed,
             ),
         )

@@ -22,7 +22,7 @@ import numpy as np
 from myriad_bench.harness import messages, stats
 from myriad_bench.harness.baseline_store import BASELINE_FILE, Baseline, BaselineStore
 from myriad_bench.harness.curves import RunCurves, as_runs, consistent_kind, curves_by_seed
-from myriad_bench.harness.records import CaseRecord, Difference, Kind, Timing
+from myriad_bench.harness.records import CaseRecord, Difference, Kind, Timing, finite
 from myriad_bench.store.fingerprint import same_platform
 
 __all__ = [
@@ -200,10 +200,6 @@ def _interval(curves: Mapping[int, RunCurves], options: CheckOptions) -> tuple[f
     return found.low, found.high
 
 
-def _finite(value: float) -> float | None:
-    return value if np.isfinite(value) else None
-
-
 # --------------------------------------------------------------------------- the engine
 
 
@@ -329,6 +325,6 @@ def _compare(
         final_return_obtained=first.obtained,
         delta=first.delta,
         delta_ci=(first.ci_low, first.ci_high),
-        relative_delta=_finite(first.relative_delta),
+        relative_delta=finite(first.relative_delta),
         fingerprint_differences=platform,
     )

@@ -33,7 +33,7 @@ __all__ = [
 
 def number(value: float | None, digits: int = 4) -> str:
     """``value`` to ``digits`` significant digits; ``—`` for a missing or NaN value."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or math.isnan(value):
         return "—"
     return f"{value:.{digits}g}"
 

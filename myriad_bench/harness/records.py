@@ -7,12 +7,13 @@ the dict a worker sends to the controller, which :meth:`CaseRecord.from_dict` tu
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
 from myriad_bench.harness.stats import Verdict
 
-__all__ = ["CaseRecord", "Curve", "Difference", "Kind", "Status", "Timing"]
+__all__ = ["CaseRecord", "Curve", "Difference", "Kind", "Status", "Timing", "finite", "is_failing"]
 
 Kind = Literal["training", "evaluation"]
 Status = Literal["passed", "failed", "missing", "written", "error"]
@@ -147,6 +148,11 @@ class CaseRecord:
         for name in ("final_return_obtained_ci", "final_return_baseline_ci", "delta_ci"):
             values[name] = None if data[name] is None else tuple(data[name])
         return cls(**values)
+
+
+def finite(value: float) -> float | None:
+    """``value`` as a float, or ``None`` when it is NaN or infinite (JSON and YAML keep ``None``)."""
+    return float(value) if math.isfinite(value) else None
 
 
 def is_failing(label: str) -> bool:
