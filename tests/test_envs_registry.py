@@ -55,7 +55,7 @@ def test_unknown_override_names_the_field_and_the_valid_ones():
 
 @pytest.mark.parametrize("bad", [0, -3, 2.5, True])
 def test_invalid_max_steps_is_rejected(bad):
-    with pytest.raises(ValueError, match="max_steps must be a positive integer"):
+    with pytest.raises(ValueError, match=rf"max_steps must be an integer >= 1, got {bad!r}"):
         make_env("pendulum-control", max_steps=bad)
 
 

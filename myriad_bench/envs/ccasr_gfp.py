@@ -37,6 +37,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from myriad_bench.core.control import ControlHints
+from myriad_bench.core.params import Count
 from myriad_bench.core.spaces import Box, Discrete
 from myriad_bench.envs.environment import Environment, apply_overrides
 from myriad_bench.envs.gillespie import simulate_interval
@@ -65,7 +66,7 @@ STOICHIOMETRY = ((1, 0), (-1, 0), (0, 1), (0, -1))
 class GeneExpressionConfig:
     """Static settings: episode limit, control interval and the SSA's reaction cap."""
 
-    max_steps: int = 288
+    max_steps: Count = 288
     interval_minutes: float = 5.0
     max_reactions: int = 10_000
     """Reactions per interval at most (a safety bound; the defaults need about 10)."""

@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 
 from myriad_bench.core.control import ControlHints
+from myriad_bench.core.params import check_fields, field_defaults, unknown_names
 from myriad_bench.core.spaces import Box, Space
 
 __all__ = ["Environment", "apply_overrides", "auto_reset_step", "auto_reset_step_with_keys"]
@@ -114,20 +115,31 @@ class Environment(NamedTuple):
 
 
 def apply_overrides(env_name: str, config: Any, params: Any, overrides: dict[str, Any]) -> tuple[Any, Any]:
-    """``(config, params)`` with each override applied to the dataclass that has the field.
+    """``(config, params)`` with each override validated and applied to the dataclass that has it.
 
     ``config`` and ``params`` are dataclasses (frozen dataclasses or flax structs) with disjoint
-    field names. Raises ``ValueError`` naming the unknown field and the ones that exist.
+    field names, annotated with :mod:`myriad_bench.core.params` types (bare ``float``/``int``/
+    ``bool`` must be finite numbers, integers, booleans). Raises ``ValueError`` naming the
+    environment, the field and the value for an unknown field (with the closest names) or a
+    value of the wrong type.
     """
-    config_fields = {field.name for field in dataclasses.fields(config)}
-    params_fields = {field.name for field in dataclasses.fields(params)}
-    unknown = sorted(set(overrides) - config_fields - params_fields)
+    config_fields, params_fields = field_defaults(type(config)), field_defaults(type(params))
+    unknown = sorted(set(overrides) - set(config_fields) - set(params_fields))
     if unknown:
         raise ValueError(
-            f"environment {env_name!r} has no field {', '.join(map(repr, unknown))}; "
+            f"environment {env_name!r} has no field "
+            f"{unknown_names(unknown, sorted({*config_fields, *params_fields}))}; "
             f"config fields: {', '.join(sorted(config_fields))}; "
             f"params fields: {', '.join(sorted(params_fields))}"
         )
-    config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if k in config_fields})
-    params = dataclasses.replace(params, **{k: v for k, v in overrides.items() if k in params_fields})
-    return config, params
+    owner = f"environment {env_name!r}"
+
+    def updated(target: Any, fields: dict[str, Any]) -> Any:
+        given = {name: value for name, value in overrides.items() if name in fields}
+        if not given:
+            return target
+        current = {name: getattr(target, name) for name in fields}
+        values = check_fields(owner, "field", type(target), {**current, **given})
+        return dataclasses.replace(target, **{name: values[name] for name in given})
+
+    return updated(config, config_fields), updated(params, params_fields)

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from myriad_bench.core.control import ControlHints
+from myriad_bench.core.params import Count
 from myriad_bench.core.spaces import Box
 from myriad_bench.envs.environment import Environment, apply_overrides
 from myriad_bench.envs.registry import register_env
@@ -44,7 +45,7 @@ NAME = "pendulum-control"
 class PendulumConfig:
     """Static settings: the episode limit (truncation)."""
 
-    max_steps: int = 200
+    max_steps: Count = 200
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_steps, int) or isinstance(self.max_steps, bool) or self.max_steps < 1:
