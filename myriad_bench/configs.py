@@ -12,13 +12,23 @@ extra fields that are passed to ``make_agent`` / ``make_env``.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import warnings
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, PositiveInt, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from myriad_bench.store.errors import ArtifactError
 from myriad_bench.store.yaml_io import load_yaml, write_yaml
@@ -43,6 +53,16 @@ class ConfigError(ValueError):
     """A configuration file or value that cannot be used; the message names the file or field."""
 
 
+def _not_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not a seed")
+    return value
+
+
+Seed = Annotated[int, BeforeValidator(_not_bool), Field(ge=-(2**31), lt=2**31)]
+"""A seed JAX keys hold apart: a 32-bit signed integer (wider seeds wrap onto narrower ones)."""
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -50,7 +70,7 @@ class _Section(BaseModel):
 class EvalRunConfig(_Section):
     """Settings of an evaluation-only run (also the evaluation part of :class:`RunConfig`)."""
 
-    seed: int = 42
+    seed: Seed = 42
     eval_rollouts: PositiveInt = 10
     """Number of episodes per evaluation."""
     eval_max_steps: PositiveInt | None = None
@@ -158,6 +178,23 @@ class EnvConfig(BaseModel):
 class _Root(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    @model_validator(mode="after")
+    def _buildable(self) -> _Root:
+        """Build the env and the agent once: a typo or a bad value fails here, not when the run starts."""
+        from myriad_bench.agents.registry import make_agent
+        from myriad_bench.envs.registry import make_env
+
+        # A factory of the user's may refuse an unexpected keyword with TypeError, ours with ValueError.
+        try:
+            env = make_env(self.env.name, **self.env.params())
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"env section: {error}") from None
+        try:
+            make_agent(self.agent.name, env.action_space, control=env.control, **self.agent.params())
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"agent section: {error}{_run_key_hint(self.agent.params())}") from None
+        return self
+
     def digest(self) -> str:
         """A stable hex digest of everything that shapes the run's results, the seed aside."""
         data = self.model_dump(mode="json")
@@ -180,6 +217,17 @@ class EvalConfig(_Root):
     run: EvalRunConfig
     agent: AgentConfig
     env: EnvConfig
+
+
+def _run_key_hint(agent_params: dict[str, Any]) -> str:
+    # create_config sends every key that is not a run field to the agent: a typo in a run key
+    # surfaces as an unknown hyperparameter, so name the run field it was probably meant to be.
+    hints = []
+    for key in agent_params:
+        close = difflib.get_close_matches(key, list(RunConfig.model_fields), n=1, cutoff=0.8)
+        if close:
+            hints.append(f"{key!r} is not a run setting either (did you mean run.{close[0]}?)")
+    return f"; {'; '.join(hints)}" if hints else ""
 
 
 def _route(run_fields: set[str], env: str, agent: str, kwargs: dict[str, Any]) -> dict[str, Any]:

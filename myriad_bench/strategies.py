@@ -25,10 +25,11 @@ from typing import Any
 
 import ml_dtypes
 import numpy as np
+from hypothesis import reject
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 from hypothesis.extra import numpy as hnp
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from myriad_bench.configs import (
     AgentConfig,
@@ -113,7 +114,8 @@ def configs(draw: st.DrawFn, *, env: str | None = None, agent: str | None = None
     """Valid training :class:`~myriad_bench.configs.Config` objects.
 
     ``env`` / ``agent`` fix the names; otherwise they are drawn from the registries. The
-    agent and env sections get up to three extra fields of YAML-safe values.
+    agent and env sections get up to three extra fields of YAML-safe values when the agent and
+    env accept them (a config is valid only if both build from it).
     """
     run = draw(
         st.fixed_dictionaries(
@@ -128,12 +130,10 @@ def configs(draw: st.DrawFn, *, env: str | None = None, agent: str | None = None
             }
         )
     )
-    return Config(
-        run=RunConfig(**run),
-        agent=_section(
-            draw, AgentConfig, agent or draw(_registered_name("agent")), set(RunConfig.model_fields)
-        ),
-        env=_section(draw, EnvConfig, env or draw(_registered_name("env")), set()),
+    agent = agent or draw(_registered_name("agent"))
+    env = env or draw(_registered_name("env"))
+    return _valid(
+        Config, RunConfig(**run), agent, env, draw(_extras(set(RunConfig.model_fields))), draw(_extras(set()))
     )
 
 
@@ -141,17 +141,31 @@ def configs(draw: st.DrawFn, *, env: str | None = None, agent: str | None = None
 def eval_configs(draw: st.DrawFn, *, env: str | None = None, agent: str | None = None) -> EvalConfig:
     """Valid :class:`~myriad_bench.configs.EvalConfig` objects (see :func:`configs`)."""
     run = draw(st.fixed_dictionaries(_eval_run_fields()))
-    return EvalConfig(
-        run=EvalRunConfig(**run),
-        agent=_section(
-            draw, AgentConfig, agent or draw(_registered_name("agent")), set(EvalRunConfig.model_fields)
-        ),
-        env=_section(draw, EnvConfig, env or draw(_registered_name("env")), set()),
-    )
+    agent = agent or draw(_registered_name("agent"))
+    env = env or draw(_registered_name("env"))
+    agent_extras, env_extras = draw(_extras(set(EvalRunConfig.model_fields))), draw(_extras(set()))
+    return _valid(EvalConfig, EvalRunConfig(**run), agent, env, agent_extras, env_extras)
 
 
-def _section(draw: st.DrawFn, cls: type[BaseModel], name: str, reserved: set[str]) -> Any:
-    return cls(name=name, **draw(_extras(reserved)))
+def _valid(cls: type[Any], run: Any, agent: str, env: str, agent_extras: dict, env_extras: dict) -> Any:
+    """The config with the drawn extra fields if the agent and env accept them, else without.
+
+    A config is valid only if its env and agent build from it; registered names that take any
+    keyword (as test doubles do) keep the drawn fields, built-in ones get their defaults.
+    """
+    for agent_fields, env_fields in (
+        (agent_extras, env_extras),
+        (agent_extras, {}),
+        ({}, env_extras),
+        ({}, {}),
+    ):
+        try:
+            return cls(
+                run=run, agent=AgentConfig(name=agent, **agent_fields), env=EnvConfig(name=env, **env_fields)
+            )
+        except ValidationError:
+            continue
+    reject()  # this agent does not act in this env (e.g. a discrete-action agent on a Box space)
 
 
 # --------------------------------------------------------------------------- metrics

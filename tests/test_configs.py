@@ -207,3 +207,40 @@ def test_results_pickled_with_scan_chunk_size_load_without_it(run_dir: Path) -> 
     # The loaded config equals and digests like the same config made today.
     remade = Config.model_validate(dumped)
     assert config == remade and config.digest() == remade.digest()
+
+
+@pytest.mark.parametrize("seed", [2**31, 2**63, -(2**31) - 1, True])
+def test_seeds_outside_32_bits_are_refused_at_construction(seed: int) -> None:
+    # Wider seeds wrap onto narrower ones in JAX's keys (2**63 - 1 and -1 give one key).
+    with pytest.raises(ValidationError, match=r"run\.seed"):
+        create_config(env="cartpole-control", agent="dqn", steps_per_env=10, seed=seed)
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({"lerning_rate": 1e-3}, r"no hyperparameter 'lerning_rate' \(did you mean 'learning_rate'\?\)"),
+        ({"learning_rate": "fast"}, r"learning_rate must be a positive number, got 'fast'"),
+        (
+            {"eval_frequncy": 10},
+            r"'eval_frequncy' is not a run setting either \(did you mean run\.eval_frequency\?\)",
+        ),
+        (
+            {"env.gravity": "x"},
+            r"environment 'cartpole-control': field gravity must be a finite number, got 'x'",
+        ),
+        ({"env.gravty": 9.8}, r"no field 'gravty' \(did you mean 'gravity'\?\)"),
+    ],
+)
+def test_typos_and_bad_values_fail_at_construction(settings: dict, expected: str) -> None:
+    with pytest.raises(ValidationError, match=expected):
+        create_config(env="cartpole-control", agent="dqn", steps_per_env=10, **settings)
+
+
+def test_a_config_file_with_a_typo_fails_when_loaded(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "run: {steps_per_env: 10}\nagent: {name: dqn, lerning_rate: 0.001}\nenv: {name: cartpole-control}\n"
+    )
+    with pytest.raises(ConfigError, match=r"(?s)config\.yaml.*did you mean .learning_rate."):
+        load_config(path)

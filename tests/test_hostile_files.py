@@ -23,7 +23,8 @@ _CHILD = textwrap.dedent(
     """
     import json, resource, sys
     from pathlib import Path
-    kind, path = sys.argv[1], Path(sys.argv[2])
+    kind, path, cap = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     from myriad_bench.store.errors import ArtifactError
     if kind == "msgpack":
         import flax.serialization  # imports JAX: not part of what the file costs
@@ -51,18 +52,13 @@ _CHILD = textwrap.dedent(
 
 def load_in_child(kind: str, path: Path) -> dict:
     """Load ``path`` in a capped child; the outcome (error text or "loaded") and the memory it took."""
-
-    def cap() -> None:
-        import resource
-
-        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
-
+    # The child caps itself first thing: a preexec_fn would make subprocess fork this
+    # (multithreaded, JAX-importing) process instead of spawning.
     done = subprocess.run(
-        [sys.executable, "-c", _CHILD, kind, str(path)],
+        [sys.executable, "-c", _CHILD, kind, str(path), str(MEMORY_CAP)],
         capture_output=True,
         text=True,
         timeout=120,
-        preexec_fn=cap,
         check=False,
     )
     assert done.returncode == 0, f"the loader crashed (exit {done.returncode}):\n{done.stderr[-2000:]}"

@@ -87,6 +87,8 @@ def _seed_list(config: Config, seeds: Sequence[int] | None) -> list[int]:
     for seed in values:
         if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
             raise ValueError(f"seeds must be integers, got {seed!r} in {values!r}")
+        if not -(2**31) <= seed < 2**31:
+            raise ValueError(f"seeds must be 32-bit signed integers (wider ones wrap), got {seed!r}")
     if len(set(values)) != len(values):
         raise ValueError(f"seeds must be distinct (each gets its own run dir seed-<k>), got {values!r}")
     return [int(seed) for seed in values]
