@@ -37,6 +37,9 @@ def _children(obj: Any) -> Any:
     return ()
 
 
+_LEAVES = (int, float, complex, str, bytes, bool, type(None), np.ndarray, np.generic)
+
+
 def check_expansion(obj: Any, size: int, source: Path | str, *, what: str = "file") -> None:
     """Raise :class:`ArtifactError` naming ``source`` when ``obj`` walked as a tree is too big.
 
@@ -58,7 +61,11 @@ def check_expansion(obj: Any, size: int, source: Path | str, *, what: str = "fil
             raise ArtifactError(
                 f"{source}: the {what} nests deeper than {MAX_DEPTH} levels (corrupt or crafted)"
             )
-        stack.extend((child, depth + 1) for child in _children(value))
+        children = _children(value)
+        if children and all(isinstance(child, _LEAVES) for child in children):
+            count += len(children)  # a list of numbers or arrays: count it without a visit each
+            continue
+        stack.extend((child, depth + 1) for child in children)
 
 
 def _ml_dtype_types() -> tuple[type, ...]:
