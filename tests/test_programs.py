@@ -267,7 +267,9 @@ def test_cache_is_lru_and_counts_by_kind() -> None:
 
     assert cache.get(("training", 1), build("a"))[0] == "a"
     assert cache.get(("evaluation", 2), build("b"))[0] == "b"
-    assert cache.get(("training", 1), build("a2")) == ("a", 0.0)  # hit; 1 is now the newest
+    program, compilation = cache.get(("training", 1), build("a2"))  # hit; 1 is now the newest
+    assert (program, compilation.seconds, compilation.source) == ("a", 0.0, "memory")
+    assert compilation.cold_s > 0.0  # what building it took the first time
     cache.get(("training", 3), build("c"))  # evicts 2, the least recently used
     cache.get(("evaluation", 2), build("b2"))
     assert built == ["a", "b", "c", "b2"]
@@ -293,3 +295,40 @@ def test_agent_state_holding_a_typed_key_is_split_per_seed(tmp_path: Path) -> No
     keys = [r.agent_state["key"] for r in results]
     assert all(jnp.issubdtype(key.dtype, jax.dtypes.prng_key) and key.shape == () for key in keys)
     assert not np.array_equal(jax.random.key_data(keys[0]), jax.random.key_data(keys[1]))
+
+
+def test_compilation_says_whether_the_persistent_cache_served_the_build(tmp_path: Path) -> None:
+    import jax
+
+    from myriad_bench.platform.programs import Compilation
+
+    def compile_sum() -> Any:
+        return jax.jit(lambda x: (x * 3.0).sum() + 0.125).lower(jnp.ones((7, 5))).compile()
+
+    cache = ProgramCache()
+    _, first = cache.get(("evaluation", "a"), compile_sum)
+    assert isinstance(first, Compilation) and first.source in ("compiled", "persistent")
+    _, again = cache.get(("evaluation", "a"), compile_sum)
+    assert again.source == "memory" and again.seconds == 0.0 and again.cold_s == first.seconds
+
+
+def test_a_build_served_by_the_persistent_cache_says_so(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = f"""
+import jax, jax.numpy as jnp
+jax.config.update("jax_compilation_cache_dir", {str(tmp_path / "cache")!r})
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+from myriad_bench.platform.programs import ProgramCache
+build = lambda: jax.jit(lambda x: (x * 3.0).sum() + 0.125).lower(jnp.ones((7, 5))).compile()
+print(ProgramCache().get(("evaluation", 1), build)[1].source)
+"""
+    sources = [
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout.split()[-1]
+        for _ in range(2)
+    ]
+    assert sources == ["compiled", "persistent"]

@@ -26,7 +26,7 @@ import numpy as np
 from myriad_bench.agents.agent import Agent
 from myriad_bench.configs import Config, EvalConfig, config_to_eval_config
 from myriad_bench.envs.environment import Environment
-from myriad_bench.platform.programs import PROGRAMS, signature, static_key
+from myriad_bench.platform.programs import PROGRAMS, Compilation, signature, static_key
 from myriad_bench.platform.resolve import resolve
 from myriad_bench.platform.rollout import make_rollout
 from myriad_bench.platform.types import EvaluationResults
@@ -54,7 +54,8 @@ class EvaluationProgram:
     """A compiled evaluation of one config: :meth:`run` it (timed), then assemble :meth:`results`.
 
     Made by :func:`prepare_evaluation`. ``compile_s`` is the seconds that call spent compiling
-    (``0.0`` when the program was cached); ``agent_state`` the state being evaluated.
+    (``0.0`` when the program was cached), ``compilation`` how the program was obtained;
+    ``agent_state`` the state being evaluated.
     """
 
     def __init__(
@@ -63,10 +64,11 @@ class EvaluationProgram:
         compiled: Callable[..., dict[str, jax.Array]],
         arguments: tuple,
         return_episodes: bool,
-        compile_s: float,
+        compilation: Compilation,
     ) -> None:
         self.config = config
-        self.compile_s = compile_s
+        self.compilation = compilation
+        self.compile_s = compilation.seconds
         self.return_episodes = return_episodes
         self.agent_state = arguments[1]
         self._compiled = compiled
@@ -142,8 +144,8 @@ def prepare_evaluation(
 
         return jax.jit(run).lower(*arguments).compile()
 
-    compiled, compile_s = PROGRAMS.get(key, build)
-    return EvaluationProgram(config, compiled, arguments, return_episodes, compile_s)
+    compiled, compilation = PROGRAMS.get(key, build)
+    return EvaluationProgram(config, compiled, arguments, return_episodes, compilation)
 
 
 def compile_evaluation(

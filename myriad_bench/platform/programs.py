@@ -16,7 +16,7 @@ functions (closures, or other definitions) compile a new program; a factory that
 very same functions, config and spaces gets the program those define, which is the program it
 would compile (as with ``jax.jit``, globals a function reads while traced are baked in).
 
->>> program, seconds = PROGRAMS.get(key, lambda: jax.jit(f).lower(*args).compile())  # doctest: +SKIP
+>>> program, compilation = PROGRAMS.get(key, lambda: jax.jit(f).lower(*args).compile())  # doctest: +SKIP
 >>> PROGRAMS.stats().compiles                                                        # doctest: +SKIP
 1
 """
@@ -36,6 +36,7 @@ import numpy as np
 __all__ = [
     "PROGRAMS",
     "CacheStats",
+    "Compilation",
     "ProgramCache",
     "clear_compiled_programs",
     "program_cache_stats",
@@ -58,13 +59,38 @@ class CacheStats:
     """``compiles`` split by the key's first element (``"training"``, ``"evaluation"``)."""
 
 
+@dataclasses.dataclass(frozen=True)
+class Compilation:
+    """How a program was obtained: ``seconds`` this lookup spent building it (0 from memory),
+    ``cold_s`` what its build took when it was first built in this process (compile time with
+    an empty in-memory cache), and ``source``: ``"memory"`` (this process had it),
+    ``"persistent"`` (built, with XLA's executable read from JAX's persistent compilation
+    cache) or ``"compiled"`` (built and compiled by XLA)."""
+
+    seconds: float
+    cold_s: float
+    source: str
+
+
+_persistent_hits = 0
+
+
+def _count_persistent_hits(event: str, **_: Any) -> None:
+    global _persistent_hits
+    if event == "/jax/compilation_cache/cache_hits":
+        _persistent_hits += 1
+
+
+jax.monitoring.register_event_listener(_count_persistent_hits)
+
+
 class ProgramCache:
     """A thread-safe LRU map from program keys to compiled programs.
 
-    ``get(key, build)`` returns ``(program, seconds)``: the cached program and ``0.0``, or what
-    ``build()`` returns and the seconds it took. Keys are tuples whose first element names the
-    kind of program. Building holds the cache's lock, so two threads asking for one new program
-    compile it once.
+    ``get(key, build)`` returns ``(program, compilation)``: the cached program, or what
+    ``build()`` returns, and a :class:`Compilation` saying how long its build took and where it
+    came from. Keys are tuples whose first element names the kind of program. Building holds
+    the cache's lock, so two threads asking for one new program compile it once.
     """
 
     def __init__(self, size: int = 32) -> None:
@@ -74,20 +100,24 @@ class ProgramCache:
         self._hits = 0
         self._compiles: collections.Counter[str] = collections.Counter()
 
-    def get(self, key: tuple, build: Callable[[], Any]) -> tuple[Any, float]:
+    def get(self, key: tuple, build: Callable[[], Any]) -> tuple[Any, Compilation]:
         with self._lock:
             if key in self._programs:
                 self._programs.move_to_end(key)
                 self._hits += 1
-                return self._programs[key], 0.0
+                program, built = self._programs[key]
+                return program, Compilation(0.0, built.cold_s, "memory")
+            hits_before = _persistent_hits
             started = time.perf_counter()
             program = build()
             seconds = time.perf_counter() - started
-            self._programs[key] = program
+            source = "persistent" if _persistent_hits > hits_before else "compiled"
+            built = Compilation(seconds, seconds, source)
+            self._programs[key] = (program, built)
             self._compiles[str(key[0])] += 1
             while len(self._programs) > self._size:
                 self._programs.popitem(last=False)
-            return program, seconds
+            return program, built
 
     def clear(self) -> None:
         """Forget every program and reset the counts."""

@@ -47,7 +47,13 @@ from myriad_bench.configs import Config
 from myriad_bench.core.random import HASH_PRNG
 from myriad_bench.platform.loop import ProgressPrinter, TrainingLoop
 from myriad_bench.platform.plan import Plan, boundaries, make_plan, segment_chunks
-from myriad_bench.platform.programs import PROGRAMS, clear_compiled_programs, signature, static_key
+from myriad_bench.platform.programs import (
+    PROGRAMS,
+    Compilation,
+    clear_compiled_programs,
+    signature,
+    static_key,
+)
 from myriad_bench.platform.resolve import resolve, resolve_verbose
 from myriad_bench.platform.types import EvaluationMetrics, TrainingEnvState, TrainingMetrics, TrainingResults
 from myriad_bench.store.rundir import RunInfo, default_run_dir
@@ -117,8 +123,9 @@ class TrainingProgram:
     """A compiled training run of one config: :meth:`run` it (timed), then assemble :meth:`results`.
 
     Made by :func:`prepare_training`. ``compile_s`` is the seconds that call spent compiling
-    (``0.0`` when the program was cached); ``env_steps`` the environment steps one run takes
-    over all seeds.
+    (``0.0`` when the program was cached), ``compilation`` how the program was obtained (its cold
+    compile time and whether JAX's persistent cache served it); ``env_steps`` the environment
+    steps one run takes over all seeds.
     """
 
     def __init__(
@@ -130,11 +137,12 @@ class TrainingProgram:
         compiled: Callable[..., Any],
         progress: ProgressPrinter | None,
         params: tuple[Any, Any],
-        compile_s: float,
+        compilation: Compilation,
     ) -> None:
         self.config = config
         self.seeds = seeds
-        self.compile_s = compile_s
+        self.compilation = compilation
+        self.compile_s = compilation.seconds
         self.env_steps = config.run.total_timesteps * len(seeds)
         self._per_seed_dirs = per_seed_dirs
         self._compiled = compiled
@@ -220,9 +228,9 @@ def prepare_training(
         loop = TrainingLoop(env, agent, plan)
         return jax.jit(loop.program).lower(keys, chunks, *params).compile(), loop.progress
 
-    (compiled, progress), compile_s = PROGRAMS.get(key, build)
+    (compiled, progress), compilation = PROGRAMS.get(key, build)
     per_seed_dirs = seeds is not None
-    return TrainingProgram(config, seed_values, per_seed_dirs, plan, compiled, progress, params, compile_s)
+    return TrainingProgram(config, seed_values, per_seed_dirs, plan, compiled, progress, params, compilation)
 
 
 def compile_training(
