@@ -310,6 +310,7 @@ def test_compilation_says_whether_the_persistent_cache_served_the_build(tmp_path
     assert isinstance(first, Compilation) and first.source in ("compiled", "persistent")
     _, again = cache.get(("evaluation", "a"), compile_sum)
     assert again.source == "memory" and again.seconds == 0.0 and again.cold_s == first.seconds
+    assert again.cold_source == first.source
 
 
 def test_a_build_served_by_the_persistent_cache_says_so(tmp_path: Path) -> None:

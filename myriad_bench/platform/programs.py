@@ -63,13 +63,15 @@ class CacheStats:
 class Compilation:
     """How a program was obtained: ``seconds`` this lookup spent building it (0 from memory),
     ``cold_s`` what its build took when it was first built in this process (compile time with
-    an empty in-memory cache), and ``source``: ``"memory"`` (this process had it),
-    ``"persistent"`` (built, with XLA's executable read from JAX's persistent compilation
-    cache) or ``"compiled"`` (built and compiled by XLA)."""
+    an empty in-memory cache), ``source``: ``"memory"`` (this process had it), ``"persistent"``
+    (built, with XLA's executable read from JAX's persistent compilation cache) or
+    ``"compiled"`` (built and compiled by XLA), and ``cold_source`` the source of that first
+    build."""
 
     seconds: float
     cold_s: float
     source: str
+    cold_source: str
 
 
 _persistent_hits = 0
@@ -106,13 +108,13 @@ class ProgramCache:
                 self._programs.move_to_end(key)
                 self._hits += 1
                 program, built = self._programs[key]
-                return program, Compilation(0.0, built.cold_s, "memory")
+                return program, dataclasses.replace(built, seconds=0.0, source="memory")
             hits_before = _persistent_hits
             started = time.perf_counter()
             program = build()
             seconds = time.perf_counter() - started
             source = "persistent" if _persistent_hits > hits_before else "compiled"
-            built = Compilation(seconds, seconds, source)
+            built = Compilation(seconds, seconds, source, source)
             self._programs[key] = (program, built)
             self._compiles[str(key[0])] += 1
             while len(self._programs) > self._size:
