@@ -23,7 +23,7 @@ def records(tmp_path_factory):
     store.write("c.eval", [evaluation_results(0)], fingerprint=FINGERPRINT)
 
     def timing(env_steps_per_s: float) -> Timing:
-        return Timing(compile_s=1.0, run_s=1.0, env_steps=int(env_steps_per_s))
+        return Timing(env_steps=int(env_steps_per_s), round_s=(1.0,), compile_s=1.0, compile_cache="compiled")
 
     worse = check_results(
         "a.regressed",

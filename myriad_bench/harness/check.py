@@ -12,6 +12,7 @@ when asked), statistical otherwise.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,6 +24,7 @@ from myriad_bench.harness import messages, stats
 from myriad_bench.harness.baseline_store import BASELINE_FILE, Baseline, BaselineStore
 from myriad_bench.harness.curves import RunCurves, as_runs, consistent_kind, curves_by_seed
 from myriad_bench.harness.records import CaseRecord, Difference, Kind, Timing, finite
+from myriad_bench.harness.speed import SpeedOptions, compare_speed
 from myriad_bench.store.fingerprint import same_platform
 
 __all__ = [
@@ -55,10 +57,13 @@ class CheckOptions:
     def __post_init__(self) -> None:
         if self.compare not in COMPARE_MODES:
             raise ValueError(f"compare must be one of {', '.join(COMPARE_MODES)}, got {self.compare!r}")
-        if not 0.0 < self.alpha < 1.0:
+        # The one place alpha and margin are checked: options, ini, marker and call all come here.
+        if not (isinstance(self.alpha, int | float) and 0.0 < self.alpha < 1.0):
             raise ValueError(f"alpha must lie strictly between 0 and 1, got {self.alpha!r}")
-        if self.margin < 0:
-            raise ValueError(f"margin must be >= 0 (a fraction of |baseline|), got {self.margin!r}")
+        if not (isinstance(self.margin, int | float) and math.isfinite(self.margin) and self.margin >= 0):
+            raise ValueError(
+                f"margin must be a finite number >= 0 (a fraction of |baseline|), got {self.margin!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -215,6 +220,7 @@ def check_results(
     nodeid: str = "",
     timing: Timing | None = None,
     writer: Writer | None = None,
+    speed: SpeedOptions | None = None,
 ) -> CaseRecord:
     """Compare ``results`` with ``baseline``, or with a ``writer`` store them as the case's baseline.
 
@@ -235,7 +241,8 @@ def check_results(
         obtained_curves={seed: c.curve() for seed, c in new.items()},
         final_return_obtained=float(np.mean([c.final_return for c in new.values()])),
         final_return_obtained_ci=_interval(new, options),
-    ).with_timing(timing)
+        speed=compare_speed(timing, None, speed or SpeedOptions()),
+    )
     where = Path(baseline_path) if baseline_path is not None else baseline.directory if baseline else None
     if writer is not None:
         return _write(obtained, runs, writer, fingerprint)

@@ -100,6 +100,7 @@ class BaselineFixture:
             nodeid=self.node.nodeid,
             timing=session.timing_of(results),
             writer=Writer(session.store, session.run_id, self.node.nodeid) if session.update else None,
+            speed=session.speed,
         )
         session.add_record(record)
         if not record.passed:
@@ -115,7 +116,7 @@ def myriad_session(pytestconfig: pytest.Config) -> MyriadSession:
 
 def _runner(benchmark: Any, session: MyriadSession, tmp: pytest.TempPathFactory) -> Runner:
     # Runs save themselves; keep them in pytest's temporary folder, not in the working tree.
-    return Runner(session.runs, benchmark, lambda: tmp.mktemp("myriad-run"))
+    return Runner(session.runs, benchmark, lambda: tmp.mktemp("myriad-run"), session.speed_budget_s)
 
 
 @pytest.fixture
@@ -135,14 +136,19 @@ def myriad_evaluate(
 
 
 @pytest.fixture
-def myriad_benchmark(benchmark: Any) -> Callable:
+def myriad_benchmark(benchmark: Any, myriad_session: MyriadSession) -> Callable:
     """``myriad_benchmark(fn, *args, **kwargs)``: benchmark a JAX function, compilation excluded.
 
     ``fn`` (jitted or not) is compiled ahead of time and its compile time recorded in
-    ``benchmark.extra_info["compile_s"]``; each timed call blocks on the outputs. Functions that
-    cannot be jitted are warmed up once instead. Returns ``fn``'s output.
+    ``benchmark.extra_info["compile_s"]``; then it runs in timed rounds like the runs of
+    ``myriad_train``, each blocking on the outputs. Returns ``fn``'s output.
     """
-    return lambda fn, *args, **kwargs: time_function(benchmark, fn, *args, **kwargs)
+
+    def run(fn: Callable, *args: Any, **kwargs: Any) -> Any:
+        outputs, _ = time_function(benchmark, myriad_session.speed_budget_s, fn, *args, **kwargs)
+        return outputs
+
+    return run
 
 
 @pytest.fixture

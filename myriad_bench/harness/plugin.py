@@ -58,7 +58,49 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="M",
         help="regressions smaller than M x |baseline| pass (default: ini myriad_margin, else 0.05)",
     )
+    group.addoption(
+        "--myriad-add-platform",
+        action="store_true",
+        default=False,
+        # No ini twin either: it writes baselines.
+        help="add this platform's runs to the selected cases' baselines, beside the others (same config)",
+    )
+    group.addoption(
+        "--myriad-strict",
+        action="store_true",
+        default=None,
+        help="fail a case whose verdict is inconclusive (default: ini myriad_strict, else off)",
+    )
+    group.addoption(
+        "--myriad-speed",
+        choices=("check", "report", "off"),
+        default=None,
+        help="speed verdicts: check fails a slower case, report only reports them "
+        "(default: ini myriad_speed, else check)",
+    )
+    group.addoption(
+        "--myriad-speed-margin",
+        default=None,
+        metavar="F",
+        help="env-steps/s drops smaller than F x the baseline's pass "
+        "(default: ini myriad_speed_margin, else 0.15)",
+    )
     parser.addini("myriad_compare", "default comparison: auto, exact or stat", default="auto")
+    parser.addini("myriad_strict", "fail inconclusive verdicts", type="bool", default=False)
+    parser.addini(
+        "myriad_max_seeds",
+        "seeds a training check may grow to when inconclusive (empty: no more)",
+        default="",
+    )
+    parser.addini("myriad_speed", "speed verdicts: check, report or off", default="check")
+    parser.addini(
+        "myriad_speed_margin", "tolerated env-steps/s drop as a fraction of the baseline's", default="0.15"
+    )
+    parser.addini(
+        "myriad_speed_budget_s",
+        "seconds of timed rounds per case (at least 3 rounds when short)",
+        default="2.0",
+    )
     parser.addini("myriad_baselines_dir", "folder of the committed baselines", default="baselines")
     parser.addini(
         "myriad_report", "folder for report.json, report.md and PNGs (empty: no report)", default=""

@@ -8,17 +8,24 @@ the dict a worker sends to the controller, which :meth:`CaseRecord.from_dict` tu
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
 from myriad_bench.harness.stats import Verdict
 
-__all__ = ["CaseRecord", "Curve", "Difference", "Kind", "Status", "Timing", "finite", "is_failing"]
+__all__ = [
+    "CaseRecord",
+    "Curve",
+    "Difference",
+    "Kind",
+    "SpeedRecord",
+    "Status",
+    "Timing",
+    "finite",
+]
 
 Kind = Literal["training", "evaluation"]
 Status = Literal["passed", "failed", "missing", "written", "error"]
-
-_FAILING_LABELS = frozenset({"not reproduced", "no baseline", "refused", "config differs", "failed"})
 
 
 @dataclass(frozen=True)
@@ -44,15 +51,80 @@ class Difference:
 
 @dataclass(frozen=True)
 class Timing:
-    """How long a timed run took: compile apart, then the run itself (warm, blocked on)."""
+    """How long a timed run took: its warm rounds (each blocked on), compile time apart.
 
-    compile_s: float
-    run_s: float
+    ``env_steps`` are the environment steps of one round; ``compile_s`` the program's cold
+    compile seconds and ``compile_cache`` whether that build was ``"compiled"`` or served by
+    JAX's ``"persistent"`` cache (``None`` when unknown).
+    """
+
     env_steps: int
+    round_s: tuple[float, ...]
+    compile_s: float | None = None
+    compile_cache: str | None = None
+
+    @property
+    def rounds(self) -> int:
+        return len(self.round_s)
+
+    @property
+    def rates(self) -> list[float]:
+        """Env steps per second of each round."""
+        return [self.env_steps / seconds for seconds in self.round_s if seconds > 0]
+
+    @property
+    def run_s(self) -> float:
+        """The median round's seconds."""
+        return float(_median(self.round_s))
 
     @property
     def env_steps_per_s(self) -> float | None:
-        return round(self.env_steps / self.run_s, 1) if self.run_s > 0 else None
+        """The median of the rounds' env-steps/s."""
+        rates = self.rates
+        return round(float(_median(rates)), 1) if rates else None
+
+    @property
+    def spread(self) -> float | None:
+        """The interquartile range of the rounds' env-steps/s over their median (0 with one round)."""
+        rates = self.rates
+        if not rates:
+            return None
+        low, mid, high = _quantiles(rates)
+        return round((high - low) / mid, 4) if mid > 0 else None
+
+
+def _median(values: Any) -> float:
+    return _quantiles(values)[1]
+
+
+def _quantiles(values: Any) -> tuple[float, float, float]:
+    import numpy as np
+
+    low, mid, high = np.quantile(np.asarray(values, dtype=float), [0.25, 0.5, 0.75])
+    return float(low), float(mid), float(high)
+
+
+@dataclass(frozen=True)
+class SpeedRecord:
+    """The speed half of a case: this run's throughput against the baseline's, and the verdict.
+
+    ``verdict`` is ``slower``, ``faster``, ``no change``, ``not comparable`` (another platform
+    or no speed baseline: ``reason`` says why) or ``written`` (an update stored it). ``ratio``
+    is this run's median env-steps/s over the baseline's.
+    """
+
+    verdict: str
+    env_steps_per_s: float | None
+    baseline_env_steps_per_s: float | None = None
+    ratio: float | None = None
+    rounds: int = 0
+    baseline_rounds: int = 0
+    spread: float | None = None
+    compile_s: float | None = None
+    baseline_compile_s: float | None = None
+    compile_cache: str | None = None
+    reason: str = ""
+    warning: str = ""
 
 
 @dataclass
@@ -91,9 +163,8 @@ class CaseRecord:
     fingerprint_differences: list[Difference] = field(default_factory=list)
     path: str | None = None
     """Where the baseline was written (status ``written``)."""
-    compile_s: float | None = None
-    run_s: float | None = None
-    env_steps_per_s: float | None = None
+    speed: SpeedRecord | None = None
+    """The run's throughput against the baseline's (``None``: speed off, or results not timed here)."""
 
     @property
     def passed(self) -> bool:
@@ -119,18 +190,8 @@ class CaseRecord:
 
     @property
     def failing(self) -> bool:
-        return is_failing(self.label)
-
-    def with_timing(self, timing: Timing | None) -> CaseRecord:
-        """The record with the throughput of the run it checked (unchanged without one)."""
-        if timing is None:
-            return self
-        return replace(
-            self,
-            compile_s=round(timing.compile_s, 4),
-            run_s=round(timing.run_s, 4),
-            env_steps_per_s=timing.env_steps_per_s,
-        )
+        """Whether the case failed (returns, speed under ``--myriad-speed=check``, or its baseline)."""
+        return not self.passed
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (for report.json and the xdist payload)."""
@@ -147,14 +208,10 @@ class CaseRecord:
             values[name] = [Difference(**difference) for difference in data[name]]
         for name in ("final_return_obtained_ci", "final_return_baseline_ci", "delta_ci"):
             values[name] = None if data[name] is None else tuple(data[name])
+        values["speed"] = None if data["speed"] is None else SpeedRecord(**data["speed"])
         return cls(**values)
 
 
 def finite(value: float) -> float | None:
     """``value`` as a float, or ``None`` when it is NaN or infinite (JSON and YAML keep ``None``)."""
     return float(value) if math.isfinite(value) else None
-
-
-def is_failing(label: str) -> bool:
-    """Whether a :attr:`CaseRecord.label` marks a failed case."""
-    return label in _FAILING_LABELS or label.startswith("regression")

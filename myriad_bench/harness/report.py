@@ -31,7 +31,18 @@ __all__ = [
 ]
 
 REPORT_FORMAT_VERSION = 1
-COLUMNS = ("case", "seeds", "baseline", "obtained", "Δ%", "verdict", "mode", "env-steps/s")
+COLUMNS = (
+    "case",
+    "seeds",
+    "baseline",
+    "obtained",
+    "Δ%",
+    "verdict",
+    "mode",
+    "env-steps/s",
+    "speed Δ%",
+    "speed",
+)
 
 
 def _plus_minus(point: float | None, interval: Sequence[float] | None) -> str:
@@ -63,6 +74,11 @@ def _delta_pct(record: CaseRecord) -> str:
     return text
 
 
+def _speed_delta(record: CaseRecord) -> str:
+    ratio = record.speed.ratio if record.speed else None
+    return "—" if ratio is None else f"{ratio - 1.0:+.1%}"
+
+
 def _sorted(records: Iterable[CaseRecord]) -> list[CaseRecord]:
     return sorted(records, key=lambda r: (r.case, r.nodeid))
 
@@ -78,7 +94,9 @@ def summary_rows(records: Iterable[CaseRecord]) -> list[dict[str, str]]:
             "Δ%": _delta_pct(record),
             "verdict": record.label,
             "mode": record.mode or "—",
-            "env-steps/s": _steps_per_s(record.env_steps_per_s),
+            "env-steps/s": _steps_per_s(record.speed.env_steps_per_s if record.speed else None),
+            "speed Δ%": _speed_delta(record),
+            "speed": record.speed.verdict if record.speed else "—",
         }
         for record in _sorted(records)
     ]

@@ -24,6 +24,7 @@ from myriad_bench.harness.baseline_store import BaselineStore
 from myriad_bench.harness.check import COMPARE_MODES, CheckOptions
 from myriad_bench.harness.curves import case_name, validate_case_name
 from myriad_bench.harness.records import CaseRecord, Timing
+from myriad_bench.harness.speed import SpeedOptions
 from myriad_bench.harness.timing import TimedRun
 
 __all__ = ["SESSION_KEY", "MyriadSession", "default_case", "get_session", "marker_options"]
@@ -51,18 +52,36 @@ _PRELOAD_FOR_PYTESTER = (
 )
 
 
-def _float_setting(config: pytest.Config, option: str, ini: str, low: float, high: float) -> float:
-    raw = config.getoption(option)
-    source = f"--{option.replace('_', '-')}"
-    if raw is None:
-        raw, source = config.getini(ini), f"ini option {ini}"
+def _setting(config: pytest.Config, name: str) -> tuple[Any, str]:
+    """The value of option ``--<name>`` if given, else of ini option ``<name>``; and which it was."""
+    raw = config.getoption(name) if _has_option(config, name) else None
+    if raw is not None:
+        return raw, f"--{name.replace('_', '-')}"
+    return config.getini(name), f"ini option {name}"
+
+
+def _has_option(config: pytest.Config, name: str) -> bool:
     try:
-        value = float(raw)
+        config.getoption(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _number(config: pytest.Config, name: str, kind: type = float) -> tuple[Any, str]:
+    raw, source = _setting(config, name)
+    try:
+        return kind(raw), source
     except (TypeError, ValueError):
         raise pytest.UsageError(f"{source}: expected a number, got {raw!r}") from None
-    if not low <= value < high:
-        raise pytest.UsageError(f"{source}: {value} is outside [{low}, {high})")
-    return value
+
+
+def _validated(source: str, build: Any) -> Any:
+    """``build()``, with its ValueError (the one place values are checked) as a usage error."""
+    try:
+        return build()
+    except ValueError as error:
+        raise pytest.UsageError(f"{source}: {error}") from None
 
 
 def _path_setting(config: pytest.Config, name: str) -> Path | None:
@@ -76,6 +95,23 @@ def _path_setting(config: pytest.Config, name: str) -> Path | None:
         return None
     base = config.inipath.parent if config.inipath else config.rootpath
     return Path(base, value).resolve()
+
+
+def _ini_flag(config: pytest.Config, name: str) -> bool:
+    value = config.getini(name)
+    return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def _optional_count(value: Any) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        count = int(value)
+    except (TypeError, ValueError):
+        count = 0
+    if count < 1:
+        raise ValueError(f"expected a positive number of seeds, got {value!r}")
+    return count
 
 
 def marker_options(node: pytest.Item) -> dict[str, Any]:
@@ -115,8 +151,30 @@ class MyriadSession:
                 f"ini option myriad_compare: {compare!r} is not one of {', '.join(COMPARE_MODES)}"
             )
         self.compare: str = compare
-        self.alpha = _float_setting(config, "myriad_alpha", "myriad_alpha", 1e-9, 1.0)
-        self.margin = _float_setting(config, "myriad_margin", "myriad_margin", 0.0, math.inf)
+        (self.alpha, alpha_from), (self.margin, margin_from) = (
+            _number(config, "myriad_alpha"),
+            _number(config, "myriad_margin"),
+        )
+        _validated(alpha_from, lambda: CheckOptions(alpha=self.alpha))
+        _validated(margin_from, lambda: CheckOptions(margin=self.margin))
+        mode, mode_from = _setting(config, "myriad_speed")
+        speed_margin, speed_margin_from = _number(config, "myriad_speed_margin")
+        _validated(mode_from, lambda: SpeedOptions(mode=mode))
+        self.speed: SpeedOptions = _validated(
+            speed_margin_from, lambda: SpeedOptions(mode=mode, margin=speed_margin, alpha=self.alpha)
+        )
+        self.speed_budget_s, budget_from = _number(config, "myriad_speed_budget_s")
+        if not 0 < self.speed_budget_s < math.inf:
+            raise pytest.UsageError(f"{budget_from}: the budget must be a positive number of seconds")
+        self.strict = bool(config.getoption("myriad_strict")) or _ini_flag(config, "myriad_strict")
+        max_seeds, max_seeds_from = _setting(config, "myriad_max_seeds")
+        self.max_seeds: int | None = _validated(max_seeds_from, lambda: _optional_count(max_seeds))
+        self.add_platform = bool(config.getoption("myriad_add_platform"))
+        if self.add_platform and self.update:
+            raise pytest.UsageError(
+                "--myriad-add-platform adds this platform's runs to existing baselines; "
+                "--myriad-update-baselines rewrites them: pick one"
+            )
         root = _path_setting(config, "myriad_baselines_dir") or config.rootpath / "baselines"
         self.store = BaselineStore(root)
         self.report_dir: Path | None = _path_setting(config, "myriad_report")
@@ -205,10 +263,19 @@ class MyriadSession:
 
     # -- hooks
     def report_header(self) -> str:
-        mode = "UPDATING baselines" if self.update else f"compare={self.compare}"
-        return (
-            f"myriad-bench: baselines {self.store.root}, {mode}, alpha={self.alpha:g}, margin={self.margin:g}"
+        mode = (
+            "UPDATING baselines"
+            if self.update
+            else "ADDING this platform's runs"
+            if self.add_platform
+            else f"compare={self.compare}"
         )
+        speed = f"speed={self.speed.mode}" + (
+            f" (margin {self.speed.margin:g})" if self.speed.mode != "off" else ""
+        )
+        strict = ", strict" if self.strict else ""
+        settings = f"alpha={self.alpha:g}, margin={self.margin:g}, {speed}{strict}"
+        return f"myriad-bench: baselines {self.store.root}, {mode}, {settings}"
 
     def collected(self, items: Iterable[pytest.Item]) -> None:
         """Note the cases and modules of the tests that use ``baseline`` (for "unused baselines")."""

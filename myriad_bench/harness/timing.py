@@ -1,23 +1,25 @@
-"""Timing compiled programs under pytest-benchmark: compile apart, time the run alone.
+"""Timing compiled programs: warm rounds of the run alone, under a time budget, into pytest-benchmark.
 
 A run of ``myriad_train`` or ``myriad_evaluate`` takes three steps: ``prepare_training`` /
-``prepare_evaluation`` compile the program (its ``compile_s`` recorded apart), then
-``program.run()`` is timed under ``benchmark.pedantic`` for :data:`ROUNDS` rounds (each blocks
-until the outputs are on the host), then ``program.results()`` assembles and saves the results,
-outside the timed part. Training and evaluation share that one path (:meth:`Runner.run`).
+``prepare_evaluation`` compile the program (its cold compile time recorded apart), then
+``program.run()`` is timed — the compiled call up to its outputs on the host, nothing else —
+then ``program.results()`` assembles and saves the results, outside the timed part.
 
-A run's results are cached for the session (by config digest, seeds and agent state) together
-with their :class:`~myriad_bench.harness.records.Timing`, so tests sharing a run train once and a
-baseline check finds the throughput of the run that made the results it checks.
+The rounds (:func:`measure_rounds`): one warm-up round, then timed rounds until ``budget_s`` is
+spent, at least :data:`MIN_ROUNDS`. A warm-up round that alone exceeds the budget is the one
+timed round: running a long case again would double its cost and tell nothing a second-long
+run does not. With ``--benchmark-disable`` the one round is timed all the same. Every timed
+round goes to pytest-benchmark, so its table shows the real spread.
 
-``time_function`` times any JAX function the same way for ``myriad_benchmark``. JAX and the
-run machinery are imported inside the functions: loading the plugin stays light.
+A run's results are cached for the session (by config digest, seeds and agent state) with their
+:class:`~myriad_bench.harness.records.Timing` and the program that made them, so tests sharing a
+run train once, a check finds the throughput of the run it checks, and adaptive seeds reuse the
+compiled program. JAX and the run machinery are imported inside the functions.
 """
 
 from __future__ import annotations
 
 import hashlib
-import statistics
 import time
 import warnings
 from collections.abc import Callable
@@ -28,28 +30,71 @@ from typing import Any, Protocol
 from myriad_bench.harness.curves import as_runs, run_curves
 from myriad_bench.harness.records import Timing
 
-__all__ = ["ROUNDS", "Program", "Runner", "TimedRun", "time_function", "time_program"]
+__all__ = ["MIN_ROUNDS", "Program", "Runner", "TimedRun", "measure_rounds", "report_rounds", "time_function"]
 
-ROUNDS = 1
-"""Timed rounds of each run: one, today (a round of a training run is the whole training)."""
+MIN_ROUNDS = 3
+"""Timed rounds of a case whose round is shorter than the budget."""
+MAX_ROUNDS = 1_000
 
 
 class Program(Protocol):
     """A compiled run: ``TrainingProgram`` or ``EvaluationProgram`` of :mod:`myriad_bench.platform`."""
 
-    compile_s: float
+    compilation: Any
 
     def run(self) -> Any: ...
 
     def results(self, outputs: Any, run_dir: Path | str | None = None, save: bool = True) -> Any: ...
 
 
+def measure_rounds(
+    run: Callable[[], Any], budget_s: float, *, single: bool = False
+) -> tuple[Any, list[float]]:
+    """Run ``run`` for a warm-up round and timed rounds; return the last outputs and each round's seconds.
+
+    Timed rounds follow the warm-up until ``budget_s`` is spent, at least :data:`MIN_ROUNDS`;
+    a warm-up that alone takes ``budget_s`` or more (or ``single``) is the only timed round.
+    """
+    start = time.perf_counter()
+    outputs = run()
+    warmup = time.perf_counter() - start
+    if single or warmup >= budget_s:
+        return outputs, [warmup]
+    seconds: list[float] = []
+    while len(seconds) < MIN_ROUNDS or (sum(seconds) < budget_s and len(seconds) < MAX_ROUNDS):
+        start = time.perf_counter()
+        outputs = run()
+        seconds.append(time.perf_counter() - start)
+    return outputs, seconds
+
+
+def report_rounds(benchmark: Any, seconds: list[float], replay: Callable[[], Any]) -> None:
+    """Give pytest-benchmark the rounds already timed, so its table and JSON show them.
+
+    pytest-benchmark times only what it calls itself and takes one measurement per test; the
+    rounds are measured here (their number depends on the first one), so they are handed to
+    the fixture's statistics directly. Should that internal API change, ``replay`` runs under
+    ``benchmark.pedantic`` for as many rounds instead (the same numbers, at twice the cost).
+    """
+    if getattr(benchmark, "disabled", False):
+        return
+    make_stats = getattr(benchmark, "_make_stats", None)
+    if make_stats is None or not hasattr(benchmark, "_mode"):
+        benchmark.pedantic(replay, rounds=len(seconds), iterations=1, warmup_rounds=0)
+        return
+    stats = make_stats(1)
+    for duration in seconds:
+        stats.update(duration)
+    benchmark._mode = "myriad-bench rounds"  # marks the fixture used, as pedantic() would
+
+
 @dataclass(frozen=True)
 class TimedRun:
-    """A run's results (as its program assembled them) and how long the run took."""
+    """A run's results (as its program assembled them), how long it took, and its program."""
 
     results: Any
     timing: Timing
+    program: Any
 
     def holds(self, results: Any) -> bool:
         """Whether ``results`` (a run or a list of runs) came from this run (the same objects)."""
@@ -57,51 +102,19 @@ class TimedRun:
         return all(any(run is mine for mine in ours) for run in as_runs(results))
 
     def extra_info(self) -> dict[str, Any]:
-        """What goes to ``benchmark.extra_info``: compile and run seconds, throughput, final returns."""
+        """What goes to ``benchmark.extra_info``: throughput, its spread, rounds, compile seconds."""
         timing = self.timing
         return {
-            "compile_s": round(timing.compile_s, 4),
-            "run_s": round(timing.run_s, 4),
             "env_steps": timing.env_steps,
             "env_steps_per_s": timing.env_steps_per_s,
+            "env_steps_per_s_spread": timing.spread,
+            "rounds": timing.rounds,
+            "compile_s": timing.compile_s,
+            "compile_cache": timing.compile_cache,
             "final_return": {
                 str(curves.seed): curves.final_return for curves in map(run_curves, as_runs(self.results))
             },
         }
-
-
-def time_program(
-    program: Program,
-    benchmark: Any,
-    *,
-    env_steps: Callable[[Any], int],
-    run_dir: Path,
-    rounds: int = ROUNDS,
-    report: bool = True,
-) -> tuple[Any, Timing]:
-    """Run ``program`` for ``rounds`` timed rounds, then assemble and save its results in ``run_dir``.
-
-    With ``report``, the rounds run under ``benchmark.pedantic`` (pytest-benchmark allows one
-    measurement per test); without, they are timed here only. ``env_steps`` counts the
-    environment steps of one round from its outputs. The run time is the median round.
-    """
-    if rounds < 1:
-        raise ValueError(f"rounds must be at least 1, got {rounds}")
-    seconds: list[float] = []
-
-    def timed_round() -> Any:
-        start = time.perf_counter()
-        outputs = program.run()
-        seconds.append(time.perf_counter() - start)
-        return outputs
-
-    if report:
-        outputs = benchmark.pedantic(timed_round, rounds=rounds, iterations=1, warmup_rounds=0)
-    else:
-        for _ in range(rounds):
-            outputs = timed_round()
-    results = program.results(outputs, run_dir=run_dir)
-    return results, Timing(program.compile_s, statistics.median(seconds), env_steps(outputs))
 
 
 def _agent_state_key(agent_state: Any) -> str | None:
@@ -123,14 +136,18 @@ def _require(config: Any, expected: type, fixture: str, factory: str) -> None:
 class Runner:
     """The runs of one test: each compiled, timed and cached through :meth:`run`.
 
-    ``cache`` is the session's run cache. pytest-benchmark reports one measurement per test:
-    the first run of the test; later runs are timed here but not reported to it.
+    ``cache`` is the session's run cache; ``budget_s`` the timing budget of a run. The first run
+    of the test reports its rounds to pytest-benchmark (one measurement per test); later runs
+    are timed all the same.
     """
 
-    def __init__(self, cache: dict[tuple, TimedRun], benchmark: Any, run_dirs: Callable[[], Path]) -> None:
+    def __init__(
+        self, cache: dict[tuple, TimedRun], benchmark: Any, run_dirs: Callable[[], Path], budget_s: float
+    ) -> None:
         self.cache = cache
         self.benchmark = benchmark
         self.run_dirs = run_dirs
+        self.budget_s = budget_s
         self._benchmark_used = False
 
     def train(self, config: Any, *, seeds: list[int] | None = None) -> Any:
@@ -165,13 +182,9 @@ class Runner:
         return timed.results
 
     def run(
-        self,
-        key: tuple,
-        prepare: Callable[[], Program],
-        *,
-        env_steps: Callable[[Any, Any], int],
+        self, key: tuple, prepare: Callable[[], Program], *, env_steps: Callable[[Any, Any], int]
     ) -> TimedRun:
-        """The cached run of ``key``, or: ``prepare`` (compile), time, assemble, cache.
+        """The cached run of ``key``, or: ``prepare`` (compile), time its rounds, assemble, cache.
 
         ``env_steps(program, outputs)`` counts the environment steps of one round.
         """
@@ -186,32 +199,37 @@ class Runner:
         program = prepare()
         report = not self._benchmark_used
         self._benchmark_used = True
-        results, timing = time_program(
-            program,
-            self.benchmark,
-            env_steps=lambda outputs: env_steps(program, outputs),
-            run_dir=self.run_dirs(),
-            report=report,
+        single = bool(getattr(self.benchmark, "disabled", False))
+        outputs, seconds = measure_rounds(program.run, self.budget_s, single=single)
+        if report:
+            report_rounds(self.benchmark, seconds, program.run)
+        compilation = program.compilation
+        timing = Timing(
+            env_steps=env_steps(program, outputs),
+            round_s=tuple(seconds),
+            compile_s=round(compilation.cold_s, 4),
+            compile_cache=compilation.cold_source,
         )
-        timed = TimedRun(results, timing)
+        timed = TimedRun(program.results(outputs, run_dir=self.run_dirs()), timing, program)
         if report:
             self.benchmark.extra_info.update(timed.extra_info())
         self.cache[key] = timed
         return timed
 
 
-def time_function(benchmark: Any, fn: Callable, *args: Any, **kwargs: Any) -> Any:
-    """Benchmark ``fn(*args, **kwargs)`` with its compilation excluded; return its output.
+def time_function(
+    benchmark: Any, budget_s: float, fn: Callable, *args: Any, **kwargs: Any
+) -> tuple[Any, Timing]:
+    """Time ``fn(*args, **kwargs)`` as runs are timed, its compilation excluded; return its output.
 
-    ``fn`` (jitted or not) is compiled ahead of time and its compile time recorded in
-    ``benchmark.extra_info["compile_s"]``; each timed call blocks on the outputs. Functions that
-    cannot be jitted are warmed up once instead.
+    ``fn`` (jitted or not) is compiled ahead of time (a function that cannot be is warmed up
+    once instead, and that call counts as its compile time); each round blocks on the outputs.
+    The :class:`Timing` counts one step per call (``env_steps_per_s`` is calls per second).
     """
     import jax
 
     jitted = fn if hasattr(fn, "lower") else jax.jit(fn)
     start = time.perf_counter()
-    note = ""
     call: Callable = fn
     try:
         compiled = jitted.lower(*args, **kwargs).compile()
@@ -223,12 +241,19 @@ def time_function(benchmark: Any, fn: Callable, *args: Any, **kwargs: Any) -> An
             # Static arguments are baked into the compiled program; the jitted call reuses its cache.
             jax.block_until_ready(jitted(*args, **kwargs))
             call = jitted
-    except Exception as error:  # not jittable as given: time a warm-up call as "compile"
+    except Exception:  # not jittable as given: a warm-up call stands for the compile
         start = time.perf_counter()
         jax.block_until_ready(fn(*args, **kwargs))
         compile_s = time.perf_counter() - start
-        note = f"not AOT-compiled ({type(error).__name__}); compile_s is a warm-up call"
-    benchmark.extra_info["compile_s"] = round(compile_s, 4)
-    if note:
-        benchmark.extra_info["compile_note"] = note
-    return benchmark(lambda: jax.block_until_ready(call(*args, **kwargs)))
+
+    def run() -> Any:
+        return jax.block_until_ready(call(*args, **kwargs))
+
+    single = bool(getattr(benchmark, "disabled", False))
+    outputs, seconds = measure_rounds(run, budget_s, single=single)
+    report_rounds(benchmark, seconds, run)
+    timing = Timing(env_steps=1, round_s=tuple(seconds), compile_s=round(compile_s, 4), compile_cache=None)
+    benchmark.extra_info.update(
+        {"compile_s": timing.compile_s, "rounds": timing.rounds, "calls_per_s": timing.env_steps_per_s}
+    )
+    return outputs, timing

@@ -66,7 +66,11 @@ class Project:
         return self.pytester.makepyfile(**{name: textwrap.dedent(text)})
 
     def run(self, *args: str) -> pytest.RunResult:
-        return self.pytester.runpytest_inprocess("-p", "no:cacheprovider", *args)
+        # A short timing budget keeps the workflow tests fast; a test that needs rounds sets its own.
+        budget = (
+            () if any("myriad_speed_budget_s" in arg for arg in args) else ("-o", "myriad_speed_budget_s=0.2")
+        )
+        return self.pytester.runpytest_inprocess("-p", "no:cacheprovider", *budget, *args)
 
     def baseline_dir(self, case: str = CASE, root: str = "baselines") -> Path:
         return self.root / root / case

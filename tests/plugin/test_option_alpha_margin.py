@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 CASE = "test_demo_suite.test_controller"  # the case of the project's training test
 
 
@@ -36,7 +38,35 @@ def test_ini_margin_and_per_call_override(updated):
 def test_bad_values_are_usage_errors(project):
     result = project.run("--myriad-alpha=2")
     assert result.ret == 4
-    result.stderr.fnmatch_lines(["*--myriad-alpha: 2.0 is outside*"])
+    result.stderr.fnmatch_lines(["*--myriad-alpha: alpha must lie strictly between 0 and 1, got 2.0*"])
     result = project.run("--myriad-margin=lots")
     assert result.ret == 4
     result.stderr.fnmatch_lines(["*--myriad-margin: expected a number, got 'lots'*"])
+
+
+@pytest.mark.parametrize("margin", ["nan", "inf", "-0.1"])
+def test_margins_that_would_hide_every_regression_are_refused_everywhere(project, margin):
+    # nan and inf made every regression read "no change"; one check serves options, ini, marker, call.
+    result = project.run(f"--myriad-margin={margin}")
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["*--myriad-margin: margin must be a finite number >= 0*"])
+    project.pytester.makeini(f"[pytest]\nmyriad_margin = {margin}\n")
+    result = project.run()
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["*ini option myriad_margin: margin must be a finite number >= 0*"])
+    project.pytester.makeini("[pytest]\n")
+    project.write_test(
+        body=f"""
+        import pytest
+
+        @pytest.mark.myriad(margin=float("{margin}"))
+        def test_marker(baseline):
+            baseline.check(None)
+
+        def test_call(baseline):
+            baseline.check(None, margin=float("{margin}"))
+        """
+    )
+    result = project.run()
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*margin must be a finite number >= 0*"] * 2)
