@@ -19,6 +19,7 @@ _EXPORTS = {
     "AgentConfig": "myriad_bench.configs",
     "Config": "myriad_bench.configs",
     "ConfigError": "myriad_bench.configs",
+    "CurvesConfig": "myriad_bench.configs",
     "EnvConfig": "myriad_bench.configs",
     "EvalConfig": "myriad_bench.configs",
     "EvalRunConfig": "myriad_bench.configs",
@@ -34,6 +35,8 @@ _EXPORTS = {
     "TrainingEnvState": "myriad_bench.platform.types",
     "TrainingMetrics": "myriad_bench.platform.types",
     "TrainingResults": "myriad_bench.platform.types",
+    "purejaxrl_curves": "myriad_bench.platform.external",
+    "results_from_curves": "myriad_bench.platform.external",
     # persistence errors
     "ArtifactError": "myriad_bench.store.errors",
     "UnsafePickleError": "myriad_bench.store.errors",

@@ -37,6 +37,8 @@ __all__ = [
     "AgentConfig",
     "Config",
     "ConfigError",
+    "CurvesConfig",
+    "CurvesRunConfig",
     "EnvConfig",
     "EvalConfig",
     "EvalRunConfig",
@@ -178,8 +180,17 @@ class EnvConfig(BaseModel):
 class _Root(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    def digest(self) -> str:
+        """A stable hex digest of everything that shapes the run's results, the seed aside."""
+        data = self.model_dump(mode="json")
+        data["run"].pop("seed", None)
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+class _Buildable(_Root):
     @model_validator(mode="after")
-    def _buildable(self) -> _Root:
+    def _buildable(self) -> Any:
         """Build the env and the agent once: a typo or a bad value fails here, not when the run starts."""
         from myriad_bench.agents.registry import make_agent
         from myriad_bench.envs.registry import make_env
@@ -195,15 +206,8 @@ class _Root(BaseModel):
             raise ValueError(f"agent section: {error}{_run_key_hint(self.agent.params())}") from None
         return self
 
-    def digest(self) -> str:
-        """A stable hex digest of everything that shapes the run's results, the seed aside."""
-        data = self.model_dump(mode="json")
-        data["run"].pop("seed", None)
-        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
-
-class Config(_Root):
+class Config(_Buildable):
     """A training run: ``run`` settings, the ``agent`` and the ``env``."""
 
     run: RunConfig
@@ -211,12 +215,57 @@ class Config(_Root):
     env: EnvConfig
 
 
-class EvalConfig(_Root):
+class EvalConfig(_Buildable):
     """An evaluation-only run: ``run`` settings, the ``agent`` and the ``env``."""
 
     run: EvalRunConfig
     agent: AgentConfig
     env: EnvConfig
+
+
+def _plain(value: Any, where: str) -> Any:
+    """``value`` as YAML/JSON-safe data (NumPy scalars and tuples converted); ValueError naming ``where``."""
+    if hasattr(value, "item") and getattr(value, "shape", None) == ():
+        value = value.item()  # a NumPy or JAX scalar
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value
+    if isinstance(value, list | tuple):
+        return [_plain(item, f"{where}[{i}]") for i, item in enumerate(value)]
+    if isinstance(value, dict):
+        return {str(key): _plain(item, f"{where}.{key}") for key, item in value.items()}
+    raise ValueError(
+        f"{where} is a {type(value).__name__}; hyperparameters must be numbers, strings, booleans, "
+        "None, lists or mappings of them"
+    )
+
+
+class CurvesRunConfig(_Section):
+    """The run settings of results made from curves: which seed a run was."""
+
+    seed: Seed = 0
+
+
+class CurvesConfig(_Root):
+    """The config of results made from the curves of any training code (:func:`results_from_curves`).
+
+    ``hyperparameters`` plays the part of a config in config-change detection: a baseline made
+    with other hyperparameters fails the check with the fields that differ. ``metric`` names what
+    the curves measure and ``higher_is_better`` which way is better.
+    """
+
+    run: CurvesRunConfig = CurvesRunConfig()
+    hyperparameters: dict[str, Any] = {}
+    metric: str = "return"
+    higher_is_better: bool = True
+
+    @field_validator("hyperparameters", mode="before")
+    @classmethod
+    def _plain_hyperparameters(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            raise ValueError(f"hyperparameters must be a mapping, got {type(value).__name__}")
+        return {str(key): _plain(item, f"hyperparameters.{key}") for key, item in value.items()}
 
 
 def _run_key_hint(agent_params: dict[str, Any]) -> str:
@@ -269,12 +318,12 @@ def config_to_eval_config(config: Config) -> EvalConfig:
     return EvalConfig(run=EvalRunConfig(**run), agent=config.agent, env=config.env)
 
 
-def save_config(config: Config | EvalConfig, path: Path | str) -> None:
+def save_config(config: Config | EvalConfig | CurvesConfig, path: Path | str) -> None:
     """Write the config as YAML (atomically; parent folders are created)."""
     write_yaml(path, config.model_dump(mode="json"))
 
 
-_C = TypeVar("_C", Config, EvalConfig)
+_C = TypeVar("_C", Config, EvalConfig, CurvesConfig)
 
 
 def load_config(path: Path | str, cls: type[_C] = Config) -> _C:

@@ -12,7 +12,7 @@ import jax
 import numpy as np
 from flax import struct
 
-from myriad_bench.configs import Config, EvalConfig, save_config
+from myriad_bench.configs import Config, CurvesConfig, EvalConfig, save_config
 from myriad_bench.store.agent_state import load_agent_state, save_agent_state
 from myriad_bench.store.errors import ArtifactError
 from myriad_bench.store.pickles import load_results_pickle
@@ -524,18 +524,33 @@ def _load_results(directory: Path | str, cls: type[_R]) -> _R:
         TrainingResults: {
             "training_metrics": TrainingMetrics,
             "eval_metrics": EvaluationMetrics,
-            "config": Config,
+            "config": (Config, CurvesConfig),
         },
         EvaluationResults: {"config": EvalConfig},
     }[cls]
     for name, field_type in expected_fields.items():
         value = getattr(results, name, None)
         if not isinstance(value, field_type):
+            types = field_type if isinstance(field_type, tuple) else (field_type,)
+            expected = " or ".join(t.__name__ for t in types)
             raise ArtifactError(
                 f"{path}: {cls.__name__}.{name} is a {type(value).__name__}, expected "
-                f"{field_type.__name__}; the file is corrupt or from an incompatible version"
+                f"{expected}; the file is corrupt or from an incompatible version"
             )
+    _check_plain_config(results.config, path)
     return results
+
+
+def _check_plain_config(config: Any, path: Path) -> None:
+    """Refuse a config whose extra fields hold anything but plain data (a NumPy dtype, an array):
+    a pickle can put them there, and they would fail later in a digest or a YAML dump."""
+    try:
+        config.model_dump(mode="json")
+    except Exception as error:  # pydantic's serialisation errors quote the value, not the file
+        raise ArtifactError(
+            f"{path}: the config holds a value that is not plain data ({type(error).__name__}); "
+            "the file is corrupt or crafted"
+        ) from None
 
 
 def stack_episode_returns(results: Sequence[TrainingResults]) -> np.ndarray:
