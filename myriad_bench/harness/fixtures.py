@@ -1,6 +1,8 @@
 """The plugin's fixtures.
 
-- ``myriad_train(config, *, seeds=None)`` → ``TrainingResults`` (a list with ``seeds``)
+- ``myriad_train(config, *, seeds=None, agent=None)`` → ``TrainingResults`` (a list with ``seeds``);
+  ``myriad_train(train_fn, seeds=[...], curves=None, hyperparameters=None)`` for a training
+  function ``train(key) -> output`` of one's own (PureJaxRL's ``make_train(config)``)
 - ``myriad_evaluate(config, *, agent_state=None)`` → ``EvaluationResults``
 - ``myriad_benchmark(fn, *args, **kwargs)`` → ``fn``'s output, timed without its compilation
 - ``baseline.check(results, *, name=None, compare=None, alpha=None, margin=None)``
@@ -123,7 +125,10 @@ def _runner(benchmark: Any, session: MyriadSession, tmp: pytest.TempPathFactory)
 def myriad_train(
     benchmark: Any, myriad_session: MyriadSession, tmp_path_factory: pytest.TempPathFactory
 ) -> Callable:
-    """``myriad_train(config, *, seeds=None)``: a timed, cached training run (see module docstring)."""
+    """``myriad_train(config_or_train_fn, *, seeds=None, ...)``: a timed, cached training run.
+
+    See the module docstring for the two forms.
+    """
     return _runner(benchmark, myriad_session, tmp_path_factory).train
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -125,6 +125,26 @@ def _agent_state_key(agent_state: Any) -> str | None:
     return hashlib.sha256(serialization.to_bytes(agent_state)).hexdigest()[:16]
 
 
+def _agent_key(agent: Any) -> tuple | None:
+    """What a given agent contributes to a run's identity: its functions and its parameter values."""
+    if agent is None:
+        return None
+    import jax
+    import numpy as np
+
+    from myriad_bench.platform.programs import static_key
+
+    leaves, structure = jax.tree.flatten(agent.params)
+    values = hashlib.sha256(b"".join(np.asarray(leaf).tobytes() for leaf in leaves)).hexdigest()
+    return (static_key(agent), structure, values)
+
+
+def _plain_key(data: Mapping[str, Any] | None) -> str:
+    import json
+
+    return json.dumps(data or {}, sort_keys=True, default=repr)
+
+
 def _require(config: Any, expected: type, fixture: str, factory: str) -> None:
     if not isinstance(config, expected):
         raise TypeError(
@@ -150,22 +170,73 @@ class Runner:
         self.budget_s = budget_s
         self._benchmark_used = False
 
-    def train(self, config: Any, *, seeds: list[int] | None = None) -> Any:
-        """Train ``config`` (for each of ``seeds``, as one vmapped program) and return the results."""
+    def train(
+        self,
+        config: Any,
+        *,
+        seeds: Sequence[int] | None = None,
+        agent: Any = None,
+        curves: Callable[[Any], tuple[Any, Any]] | None = None,
+        hyperparameters: Mapping[str, Any] | None = None,
+        env_steps: int | None = None,
+    ) -> Any:
+        """Train ``config`` (for each of ``seeds``, as one vmapped program) and return the results.
+
+        ``config`` is a :class:`~myriad_bench.configs.Config` (``agent`` trains instead of the one
+        it names), or a training function ``train(key) -> output`` (PureJaxRL's
+        ``make_train(config)``): then ``curves``, ``hyperparameters`` and ``env_steps`` describe
+        its output (see :mod:`~myriad_bench.harness.function_runs`).
+        """
         from myriad_bench.configs import Config
         from myriad_bench.platform.training import prepare_training
 
+        if not isinstance(config, Config) and callable(config):
+            return self._train_function(config, seeds, curves, hyperparameters, env_steps)
+        if curves is not None or hyperparameters is not None or env_steps is not None:
+            raise TypeError(
+                "curves, hyperparameters and env_steps describe a training function, not a Config"
+            )
         _require(config, Config, "myriad_train", "create_config")
         seed_list = [int(s) for s in seeds] if seeds is not None else None
         # With seeds, config.run.seed plays no part in the run.
-        key = ("train", config.digest(), None if seed_list else config.run.seed, tuple(seed_list or ()))
+        key = (
+            "train",
+            config.digest(),
+            None if seed_list else config.run.seed,
+            tuple(seed_list or ()),
+            _agent_key(agent),
+        )
         timed = self.run(
             key,
-            lambda: prepare_training(config, seeds=seed_list, verbose=False),
+            lambda: prepare_training(config, agent=agent, seeds=seed_list, verbose=False),
             env_steps=lambda program, outputs: program.env_steps,
         )
         # The program makes one result per seed; without seeds, the caller asked for one run.
         return timed.results[0] if seed_list is None else timed.results
+
+    def _train_function(
+        self,
+        train_fn: Callable[[Any], Any],
+        seeds: Sequence[int] | None,
+        curves: Callable[[Any], tuple[Any, Any]] | None,
+        hyperparameters: Mapping[str, Any] | None,
+        env_steps: int | None,
+    ) -> Any:
+        from myriad_bench.harness.function_runs import FunctionProgram
+
+        if seeds is None:
+            raise TypeError("myriad_train(train_fn, seeds=[...]): a training function needs its seeds")
+        seed_list = [int(s) for s in seeds]
+        # The function object itself is in the key (held by the cache), so its id is never reused.
+        key = ("function", train_fn, tuple(seed_list), _plain_key(hyperparameters), curves, env_steps)
+        timed = self.run(
+            key,
+            lambda: FunctionProgram(
+                train_fn, seed_list, curves=curves, hyperparameters=hyperparameters, env_steps=env_steps
+            ),
+            env_steps=lambda program, outputs: program.env_steps(outputs),
+        )
+        return timed.results
 
     def evaluate(self, config: Any, *, agent_state: Any = None) -> Any:
         """Evaluate ``config`` (with a trained ``agent_state`` if given) and return the results."""
