@@ -56,19 +56,22 @@ def test_restore_puts_the_stored_leaves_onto_the_agent_structure(tmp_path: Path)
         np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
 
 
-def test_restore_names_the_first_mismatching_shape(tmp_path: Path) -> None:
+def test_restore_names_every_mismatching_leaf(tmp_path: Path) -> None:
+    from myriad_bench.store.agent_state import AgentStateMismatch
+
     save_agent_state(_agent_state(jax.random.key(0), hidden=4), tmp_path / "agent.msgpack")
     raw = load_agent_state(tmp_path / "agent.msgpack")
     with pytest.raises(
-        ArtifactError,
-        match=r"agent\.msgpack: .*shape \(4,\) at \.params\['dense'\]\['bias'\].*expects \(8,\)",
-    ):
+        AgentStateMismatch,
+        match=r"agent\.msgpack: .*params/dense/bias \(stored \(4,\), this agent \(8,\)\).*and 1 more",
+    ) as error:
         restore_agent_state(_agent_state(jax.random.key(0), hidden=8), raw, source=tmp_path / "agent.msgpack")
+    assert len(error.value.leaves) == 9 and isinstance(error.value, ArtifactError)
 
 
 def test_restore_of_another_structure_is_refused() -> None:
     target = {"params": {"w": jnp.zeros(2)}, "step": 0}
-    with pytest.raises(ArtifactError, match="does not fit this agent's state"):
+    with pytest.raises(ArtifactError, match=r"ckpt\.msgpack: .*params/w \(missing from the file\).*weights"):
         restore_agent_state(target, {"weights": np.zeros(2)}, source="ckpt.msgpack")
 
 

@@ -22,7 +22,7 @@ from myriad_bench.store.atomic import atomic_write_bytes
 from myriad_bench.store.bounds import check_expansion, non_plain_arrays
 from myriad_bench.store.errors import ArtifactError
 
-__all__ = ["load_agent_state", "restore_agent_state", "save_agent_state"]
+__all__ = ["AgentStateMismatch", "load_agent_state", "restore_agent_state", "save_agent_state"]
 
 
 def save_agent_state(state: Any, path: Path | str) -> None:
@@ -89,32 +89,51 @@ def restore_agent_state(target: Any, raw: Any, *, source: Path | str | None = No
 
     ``target`` is a state of the same agent built fresh (e.g. ``agent.init(...)``); its
     structure is kept and its leaves are replaced by the stored ones. Raises
-    :class:`ArtifactError` naming ``source`` (the file) and the first mismatching entry when
-    the stored state has another structure or another array shape.
+    :class:`AgentStateMismatch` naming ``source`` (the file) and every mismatching leaf (missing,
+    unexpected, or of another shape) when the stored state does not fit.
     """
-    import jax
     from flax import serialization
 
     where = f"{source}: " if source is not None else ""
-    try:
-        restored = serialization.from_state_dict(target, raw)
-    except Exception as error:  # flax raises ValueError/KeyError/TypeError for mismatches
-        raise ArtifactError(
-            f"{where}stored agent state does not fit this agent's state ({type(error).__name__}: "
-            f"{error}); was it saved by another agent or with other hyperparameters?"
-        ) from error
-    expected = jax.tree_util.tree_flatten_with_path(target)[0]
-    found = jax.tree_util.tree_flatten_with_path(restored)[0]
-    if len(expected) != len(found):
-        raise ArtifactError(
-            f"{where}stored agent state has {len(found)} leaves, this agent's state has {len(expected)}"
+    wanted = _flat(serialization.to_state_dict(target))
+    stored = _flat(raw)
+    leaves = [f"{path} (missing from the file)" for path in wanted if path not in stored]
+    leaves += [f"{path} (not in this agent)" for path in stored if path not in wanted]
+    leaves += [
+        f"{path} (stored {np.shape(stored[path])}, this agent {np.shape(value)})"
+        for path, value in wanted.items()
+        if path in stored and np.shape(stored[path]) != np.shape(value)
+    ]
+    if leaves:
+        shown = "; ".join(leaves[:8]) + (f"; and {len(leaves) - 8} more" if len(leaves) > 8 else "")
+        raise AgentStateMismatch(
+            f"{where}stored agent state does not fit this agent's state: {shown}; was it saved by "
+            "another agent or with other hyperparameters (network size, number of actions)?",
+            leaves,
         )
-    for (key_path, want), (_, got) in zip(expected, found, strict=True):
-        want_shape, got_shape = np.shape(want), np.shape(got)
-        if want_shape != got_shape:
-            raise ArtifactError(
-                f"{where}stored agent state has shape {got_shape} at "
-                f"{jax.tree_util.keystr(key_path)}, this agent expects {want_shape}; was it saved "
-                "with other hyperparameters (network size, number of actions)?"
-            )
-    return restored
+    try:
+        return serialization.from_state_dict(target, raw)
+    except Exception as error:  # flax raises ValueError/KeyError/TypeError for other mismatches
+        raise AgentStateMismatch(
+            f"{where}stored agent state does not fit this agent's state ({type(error).__name__}); "
+            "was it saved by another agent or with other hyperparameters?",
+            [],
+        ) from error
+
+
+class AgentStateMismatch(ArtifactError):
+    """A stored agent state that does not fit the agent's structure; ``leaves`` says where."""
+
+    def __init__(self, message: str, leaves: list[str]) -> None:
+        super().__init__(message)
+        self.leaves = leaves
+
+
+def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested state dict as ``{"params/Dense_0/kernel": leaf}``."""
+    if isinstance(tree, dict):
+        flat: dict[str, Any] = {}
+        for key, value in tree.items():
+            flat.update(_flat(value, f"{prefix}/{key}" if prefix else str(key)))
+        return flat
+    return {prefix: tree}
