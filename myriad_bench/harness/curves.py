@@ -30,7 +30,7 @@ __all__ = [
     "validate_case_name",
 ]
 
-_CASE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+_CASE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 
 
 def case_name(nodeid: str) -> str:
@@ -48,7 +48,7 @@ def case_name(nodeid: str) -> str:
 
 def validate_case_name(name: str) -> str:
     """Return ``name`` if it is a usable folder name for a case, else raise ``ValueError``."""
-    if not isinstance(name, str) or not _CASE_NAME.match(name) or ".." in name or len(name) > 200:
+    if not isinstance(name, str) or not _CASE_NAME.fullmatch(name) or ".." in name or len(name) > 200:
         raise ValueError(
             f"invalid baseline case name {name!r}: use letters, digits, '_', '.' and '-' "
             "(not starting with '.' or '-', no '..', at most 200 characters)"
