@@ -3,7 +3,10 @@
 - ``myriad-bench run [--suite DIR] [pytest args...]``: the benchmark suite with its summary.
 - ``myriad-bench compare RUN_DIR BASELINE_DIR``: check saved runs against a baseline folder with
   the same engine and message as the ``baseline`` fixture; exit 0 when it passes, 1 when not.
-- ``myriad-bench baselines list [--dir DIR]``: the stored cases with their seeds and summary.
+- ``myriad-bench baselines list [--dir DIR]``: the stored cases, one row per platform (CPU,
+  digest, seeds, final return, speed); a case that cannot be read is an ERROR row.
+- ``myriad-bench baselines migrate [--dir DIR]``: rewrite format 1 cases as format 2 in place,
+  their runs byte for byte, the sha256 of every file recorded.
 """
 
 from __future__ import annotations
@@ -70,11 +73,21 @@ def _compare(args: argparse.Namespace) -> int:
     return _FAIL
 
 
-_COLUMNS = ("case", "kind", "seeds", "final return", "created")
+_COLUMNS = ("case", "kind", "platform", "seeds", "final return", "speed", "created")
+
+
+def _speed_text(speed: object) -> str:
+    if speed is None:
+        return ""
+    rate, spread, rounds = speed.env_steps_per_s, speed.spread, speed.rounds  # type: ignore[attr-defined]
+    return f"{rate:,.0f} steps/s ±{spread:.0%} ({rounds} rounds)"
 
 
 def _baseline_rows(root: Path) -> list[list[str]]:
-    """One row per stored case (see ``_COLUMNS``); a case that cannot be read has kind ``ERROR``."""
+    """One row per platform of each stored case (see ``_COLUMNS``); a case that cannot be read
+    has one row of kind ``ERROR`` whose last column says why."""
+    import numpy as np
+
     from myriad_bench.harness.baseline_store import BaselineError, BaselineStore
     from myriad_bench.harness.messages import number
 
@@ -84,19 +97,25 @@ def _baseline_rows(root: Path) -> list[list[str]]:
         try:
             baseline = store.read(case)
         except BaselineError as error:
-            rows.append([case, "ERROR", "", "", str(error)])
+            rows.append([case, "ERROR", "", "", "", "", str(error)])
             continue
-        meta = baseline.meta
-        seeds = ",".join(str(s) for s in baseline.seeds)
-        rows.append([case, baseline.kind, seeds, number(meta.summary.final_return_mean), meta.created or ""])
+        for index, platform in enumerate(baseline.platforms):
+            finals = [curves.final_return for curves in platform.curves().values()]
+            rows.append(
+                [
+                    case if index == 0 else "",
+                    baseline.kind if index == 0 else "",
+                    platform.describe(),
+                    ",".join(str(s) for s in platform.seeds),
+                    number(float(np.mean(finals))),
+                    _speed_text(platform.speed),
+                    (baseline.meta.created or "") if index == 0 else "",
+                ]
+            )
     return rows
 
 
-def _baselines(args: argparse.Namespace) -> int:
-    root = Path(args.dir)
-    if not root.is_dir():
-        print(f"myriad-bench baselines: no baselines folder at {root}", file=sys.stderr)
-        return _ERROR
+def _baselines_list(root: Path) -> int:
     from myriad_bench.harness.messages import text_table
 
     rows = _baseline_rows(root)
@@ -105,6 +124,29 @@ def _baselines(args: argparse.Namespace) -> int:
         return _PASS
     print("\n".join(text_table(_COLUMNS, rows)))
     return _ERROR if any(row[1] == "ERROR" for row in rows) else _PASS
+
+
+def _baselines_migrate(root: Path) -> int:
+    """Rewrite format 1 cases as format 2 in place, their runs byte for byte."""
+    from myriad_bench.harness.baseline_store import BaselineError, BaselineStore
+
+    store = BaselineStore(root)
+    failed = 0
+    for case in store.cases():
+        try:
+            print(f"{case}: {store.migrate(case).message}")
+        except BaselineError as error:
+            failed += 1
+            print(f"{case}: ERROR: {error}")
+    return _ERROR if failed else _PASS
+
+
+def _baselines(args: argparse.Namespace) -> int:
+    root = Path(args.dir)
+    if not root.is_dir():
+        print(f"myriad-bench baselines: no baselines folder at {root}", file=sys.stderr)
+        return _ERROR
+    return _baselines_migrate(root) if args.action == "migrate" else _baselines_list(root)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,8 +168,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     baselines = sub.add_parser("baselines", help="inspect the stored baselines")
     baselines_sub = baselines.add_subparsers(dest="action", required=True)
-    listing = baselines_sub.add_parser("list", help="list the stored cases")
-    listing.add_argument("--dir", default="baselines", help="baselines folder (default: baselines)")
+    listing = baselines_sub.add_parser("list", help="list the stored cases and their platforms")
+    migrate = baselines_sub.add_parser(
+        "migrate", help="rewrite format 1 cases as format 2 (runs kept byte for byte, digests recorded)"
+    )
+    for action in (listing, migrate):
+        action.add_argument("--dir", default="baselines", help="baselines folder (default: baselines)")
 
     args, extra = parser.parse_known_args(argv)
     if args.command == "run":

@@ -28,6 +28,7 @@ from myriad_bench.platform.types import (
     TrainingMetrics,
     TrainingResults,
 )
+from myriad_bench.store.fingerprint import fingerprint_digest
 
 FINGERPRINT = {"backend": "cpu", "cpu_model": "test-cpu", "versions": {"jax": "0.10.2", "numpy": "2.4"}}
 OTHER_FINGERPRINT = {"backend": "cpu", "cpu_model": "test-cpu", "versions": {"jax": "0.11.0", "numpy": "2.4"}}
@@ -96,7 +97,9 @@ def test_case_name_is_module_and_test_sanitised(nodeid, expected):
     assert validate_case_name(case_name(nodeid)) == expected
 
 
-@pytest.mark.parametrize("bad", ["../escape", ".hidden", "a/b", "", "x" * 201, "a..b"])
+@pytest.mark.parametrize(
+    "bad", ["../escape", ".hidden", "a/b", "", "x" * 201, "a..b", "case\n", "case\r", " case"]
+)
 def test_unsafe_case_names_are_refused(bad):
     with pytest.raises(ValueError, match="invalid baseline case name"):
         validate_case_name(bad)
@@ -111,15 +114,21 @@ def test_write_then_read_round_trips_with_metadata(store, stored):
     assert baseline.seeds == [0, 1, 2]
     assert baseline.config.digest() == stored[0].config.digest()
     meta = yaml.safe_load((store.path("case.train") / BASELINE_FILE).read_text())
-    assert meta["format_version"] == 1
+    assert meta["format_version"] == 2
     assert meta["config_digest"] == stored[0].config.digest()
-    assert meta["platform_fingerprint"] == FINGERPRINT
-    assert len(meta["platform_digest"]) == 16
+    assert meta["metric"] == {"name": "return", "higher_is_better": True}
+    [platform] = meta["platforms"]
+    assert platform["fingerprint"] == FINGERPRINT and platform["dir"] == "."
+    assert platform["digest"] == fingerprint_digest(FINGERPRINT) and platform["speed"] is None
     assert meta["versions"]["jax"] and meta["created"]
-    assert meta["summary"]["final_return_mean"] == pytest.approx(
+    assert platform["summary"]["final_return_mean"] == pytest.approx(
         np.mean([r.eval_metrics.mean_return[-1] for r in stored])
     )
-    assert set(meta["summary"]["per_seed"]) == {0, 1, 2}
+    assert set(platform["summary"]["per_seed"]) == {0, 1, 2}
+    case_dir = store.path("case.train")
+    files = sorted(p.relative_to(case_dir).as_posix() for p in case_dir.rglob("*") if p.is_file())
+    assert sorted(meta["files"]) == [f for f in files if f != BASELINE_FILE]
+    assert len(meta["files"]) == 9  # config, results and metadata of 3 seeds (no agent state: no checkpoint)
     for seed, run in zip((0, 1, 2), stored, strict=True):
         got = baseline.runs[seed].eval_metrics
         np.testing.assert_array_equal(
@@ -167,9 +176,9 @@ def test_unused_lists_cases_no_test_used(store, stored):
 
 def test_writing_mixed_configs_or_repeated_seeds_is_refused(store):
     with pytest.raises(ValueError, match="different configs"):
-        store.write("x", [training_results(0), training_results(1, lr=0.5)])
+        store.write("x", [training_results(0), training_results(1, lr=0.5)], fingerprint=None)
     with pytest.raises(ValueError, match="repeat a seed"):
-        store.write("x", [training_results(0), training_results(0)])
+        store.write("x", [training_results(0), training_results(0)], fingerprint=None)
     assert not store.exists("x")
 
 
@@ -190,11 +199,24 @@ class _Evil:
         return (os.system, ("touch PWNED",))
 
 
+def relist(case_dir: Path) -> None:
+    """Record the digests of the case's files as they are now (what a careful attacker does)."""
+    meta_file = case_dir / BASELINE_FILE
+    meta = yaml.safe_load(meta_file.read_text())
+    meta["files"] = {
+        p.relative_to(case_dir).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(case_dir.rglob("*"))
+        if p.is_file() and p.name != BASELINE_FILE
+    }
+    meta_file.write_text(yaml.safe_dump(meta, sort_keys=False))
+
+
 def _corrupt(store: BaselineStore, how: str) -> Path:
     case_dir = store.path("case.train")
     if how == "poisoned":
         target = case_dir / "seed-1" / "results.pkl"
         target.write_bytes(pickle.dumps(_Evil()))
+        relist(case_dir)  # past the digests: the safe unpickler refuses it
     elif how == "truncated":
         target = case_dir / "seed-1" / "results.pkl"
         target.write_bytes(target.read_bytes()[:100])
@@ -216,6 +238,7 @@ def _corrupt(store: BaselineStore, how: str) -> Path:
     elif how == "wrong-kind":
         target = case_dir / "seed-1" / "results.pkl"
         evaluation_results(1).save(target.parent)
+        relist(case_dir)
     else:
         raise AssertionError(how)
     return target
@@ -225,7 +248,7 @@ def _corrupt(store: BaselineStore, how: str) -> Path:
     ("how", "words"),
     [
         ("poisoned", "posix.system"),
-        ("truncated", "results.pkl"),
+        ("truncated", "its sha256 differs"),
         ("garbage-yaml", "not a valid baseline.yaml"),
         ("foreign-yaml", "not a myriad-bench baseline"),
         ("future-version", "format_version 99"),
@@ -412,13 +435,22 @@ def _digest_with_scan_chunk_size(config) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def test_digest_from_before_scan_chunk_size_was_removed_is_accepted(store, stored):
+def test_digest_from_before_scan_chunk_size_was_removed_is_accepted_in_format_1(store, stored):
     meta_file = store.path("case.train") / BASELINE_FILE
     meta = yaml.safe_load(meta_file.read_text())
     old_digest = _digest_with_scan_chunk_size(stored[0].config)
     assert old_digest != meta["config_digest"]
+    format_1 = {
+        "format_version": 1, "kind": "training", "platform_fingerprint": FINGERPRINT,
+        "config_digest": old_digest, "seeds": [0, 1, 2],
+    }  # fmt: skip
+    meta_file.write_text(yaml.safe_dump(format_1, sort_keys=False))
+    baseline = store.read("case.train")
+    assert baseline.seeds == [0, 1, 2] and baseline.meta.format_version == 1
+    assert baseline.fingerprint == FINGERPRINT
     meta_file.write_text(yaml.safe_dump({**meta, "config_digest": old_digest}, sort_keys=False))
-    assert store.read("case.train").seeds == [0, 1, 2]
+    with pytest.raises(BaselineError, match="edited by hand"):  # format 2 holds today's digest only
+        store.read("case.train")
 
 
 COMMITTED = Path(__file__).resolve().parents[1] / "baselines"

@@ -1,13 +1,17 @@
-"""The ``myriad-bench`` command: compare (same engine and message as the fixture) and baselines list."""
+"""The ``myriad-bench`` command: compare (same engine and message as the fixture), baselines list and
+migrate."""
 
 from __future__ import annotations
+
+import shutil
+from pathlib import Path
 
 import pytest
 from test_baselines import evaluation_results, training_results
 
 from myriad_bench.cli import main
-from myriad_bench.harness.baseline_store import BaselineStore
-from myriad_bench.store.fingerprint import platform_fingerprint
+from myriad_bench.harness.baseline_store import BaselineStore, SpeedSection
+from myriad_bench.store.fingerprint import fingerprint_digest, platform_fingerprint
 
 
 @pytest.fixture
@@ -58,14 +62,45 @@ def test_compare_refuses_a_broken_baseline_naming_the_file(tmp_path, store, caps
     assert str(target) in capsys.readouterr().err
 
 
-def test_baselines_list_shows_cases_and_flags_broken_ones(store, capsys):
+def test_baselines_list_shows_each_platform_and_flags_broken_ones(store, capsys):
+    other = {**platform_fingerprint(), "cpu_model": "Other CPU", "cpu_features": ["avx2", "sse2"]}
+    speed = SpeedSection(env_steps_per_s=12345.6, spread=0.04, rounds=5, rates=[12345.6] * 5)
+    store.add_platform("train.case", [training_results(s) for s in (0, 1)], fingerprint=other, speed=speed)
     assert main(["baselines", "list", "--dir", str(store.root)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["case", "kind", "seeds", "final", "return", "created"]
-    assert lines[1].split()[:3] == ["eval.case", "evaluation", "4"]
-    assert lines[2].split()[:3] == ["train.case", "training", "0,1,2"]
+    assert lines[0].split() == ["case", "kind", "platform", "seeds", "final", "return", "speed", "created"]
+    assert lines[1].split()[:2] == ["eval.case", "evaluation"]
+    assert lines[2].split()[:2] == ["train.case", "training"]
+    here = f"{platform_fingerprint()['cpu_model']}"
+    assert here in lines[1] and fingerprint_digest(platform_fingerprint()) in lines[2]
+    assert "Other CPU (AVX2)" in lines[3] and fingerprint_digest(other) in lines[3]
+    assert " 0,1 " in lines[3] and "12,346 steps/s ±4% (5 rounds)" in lines[3]
+    assert " 0,1,2 " in lines[2] and "steps/s" not in lines[2]
     (store.path("eval.case") / "baseline.yaml").write_text("nonsense: true\n")
     assert main(["baselines", "list", "--dir", str(store.root)]) == 2
+    error = [line for line in capsys.readouterr().out.splitlines() if line.startswith("eval.case")]
+    assert error and "ERROR" in error[0] and "not a myriad-bench baseline" in error[0]
+
+
+def test_baselines_migrate_rewrites_format_1_keeping_the_runs(tmp_path, capsys):
+    committed = Path(__file__).resolve().parents[1] / "baselines"
+    case = "test_evaluation.test_classical-pendulum-pid"
+    if not (committed / case).is_dir():
+        pytest.skip("no committed baseline")
+    root = tmp_path / "baselines"
+    shutil.copytree(committed / case, root / case)
+    before = {p.relative_to(root): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    assert main(["baselines", "migrate", "--dir", str(root)]) == 0
+    assert f"{case}: migrated to format 2" in capsys.readouterr().out
+    after = {p.relative_to(root): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    assert set(after) == set(before)
+    changed = [path for path in before if before[path] != after[path]]
+    assert changed == [Path(case) / "baseline.yaml"]  # the runs are kept byte for byte
+    assert BaselineStore(root).read(case).meta.format_version == 2
+    assert main(["baselines", "migrate", "--dir", str(root)]) == 0
+    assert "already format 2" in capsys.readouterr().out
+    (root / case / "seed-0" / "results.pkl").write_bytes(b"garbage")
+    assert main(["baselines", "migrate", "--dir", str(root)]) == 2
     assert "ERROR" in capsys.readouterr().out
 
 

@@ -1,35 +1,57 @@
-"""The committed baselines on disk: ``<root>/<case>/baseline.yaml`` and one run dir per seed.
+"""The committed baselines on disk (format 2): one folder per case, runs of one or more platforms.
 
-:class:`BaselineStore` locates a case, reads it (``baseline.yaml`` through the package's one
-YAML reader, each ``seed-<k>/`` through ``TrainingResults.load`` / ``EvaluationResults.load``,
-which refuse unsafe pickles), verifies that the runs belong to the file's config digest, writes
-a case atomically (into a hidden sibling folder, then renamed into place), keeps two writers of
-one run off the same case (claim files) and lists the cases no test used. Every failure is a
-:class:`BaselineError` that names the file at fault.
+``<root>/<case>/baseline.yaml`` (:mod:`~myriad_bench.harness.baseline_meta`), the first platform's
+runs in ``seed-<k>/``, each further platform's in ``platform-<digest>/seed-<k>/``. Reading checks
+links and every file's sha256 before loading a run (:mod:`~myriad_bench.harness.baseline_case`).
+Writing builds the whole new case in a hidden sibling and swaps it in atomically, under a per-case
+lock, after recovering what a killed writer left (:mod:`myriad_bench.store.swap`); an update that
+changes nothing changes no byte. Every failure is a :class:`BaselineError` naming the file.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
-import hashlib
-import json
+import dataclasses
 import os
-import re
-import shutil
-import uuid
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from myriad_bench.harness.curves import RunCurves, consistent_kind, run_curves, seed_of, validate_case_name
-from myriad_bench.harness.records import Kind, finite
-from myriad_bench.store.errors import ArtifactError
+from myriad_bench.harness.baseline_case import (
+    Baseline,
+    PlatformRuns,
+    describe_platform,
+    read_baseline_dir,
+    read_run_dirs,
+)
+from myriad_bench.harness.baseline_files import (
+    STRAY,
+    checked_runs,
+    copy_files,
+    runs_summary,
+    same_content,
+    scan_case,
+    sha256_file,
+)
+from myriad_bench.harness.baseline_meta import (
+    BASELINE_FILE,
+    BASELINE_FORMAT_VERSION,
+    DEFAULT_METRIC,
+    BaselineDocument,
+    BaselineError,
+    BaselineMeta,
+    PlatformEntry,
+    SpeedSection,
+    check_metric,
+    utc_now,
+)
+from myriad_bench.harness.curves import validate_case_name
+from myriad_bench.harness.records import Kind
+from myriad_bench.store import swap
+from myriad_bench.store.atomic import fsync_dir
 from myriad_bench.store.fingerprint import fingerprint_digest, library_versions
-from myriad_bench.store.yaml_io import load_yaml, write_yaml
+from myriad_bench.store.yaml_io import write_yaml
 
 __all__ = [
     "BASELINE_FILE",
@@ -38,272 +60,49 @@ __all__ = [
     "BaselineError",
     "BaselineMeta",
     "BaselineStore",
+    "PlatformRuns",
+    "SpeedSection",
+    "WriteOutcome",
     "read_baseline_dir",
     "read_run_dirs",
 ]
 
-BASELINE_FORMAT_VERSION = 1
-"""Version of the baseline folder's layout and ``baseline.yaml`` (run dirs have their own,
-:data:`~myriad_bench.store.rundir.RUN_DIR_FORMAT_VERSION`)."""
-BASELINE_FILE = "baseline.yaml"
-_SEED_DIR = re.compile(r"^seed-(-?\d+)$")
-
-
-class BaselineError(Exception):
-    """A baseline that cannot be used (missing, truncated, foreign or unsafe file); names the file."""
-
-    def __init__(self, message: str, path: Path | str | None = None) -> None:
-        super().__init__(message)
-        self.path = Path(path) if path is not None else None
-
-
-# --------------------------------------------------------------------------- baseline.yaml
-
-
-def _plain(value: Any) -> Any:
-    """NumPy scalars as Python numbers: YAML writes plain types only."""
-    return value.item() if isinstance(value, np.generic) else value
-
 
 @dataclass(frozen=True)
-class BaselineSummary:
-    """Means over seeds of the final return (and, for training, the area under the eval curve),
-    and each seed's ``results.summary()``."""
+class WriteOutcome:
+    """What a write did: the case folder, whether any byte changed, and a line saying so."""
 
-    final_return_mean: float | None = None
-    eval_return_auc_mean: float | None = None
-    per_seed: dict[int, dict[str, Any]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class BaselineMeta:
-    """The contents of ``baseline.yaml``, in the order they are written."""
-
-    format_version: int
-    kind: Kind
-    created: str | None
-    versions: dict[str, str]
-    platform_fingerprint: dict[str, Any] | None
-    platform_digest: str | None
-    config_digest: str | None
-    seeds: list[int]
-    summary: BaselineSummary
-
-    @classmethod
-    def of_runs(cls, runs: Sequence[Any], fingerprint: dict | None) -> BaselineMeta:
-        """The metadata of a case made of ``runs`` (one per seed) on the platform ``fingerprint``."""
-        kind = consistent_kind(runs)
-        per_seed, finals, aucs = {}, [], []
-        for run in runs:
-            curves = run_curves(run)
-            summary = {key: _plain(value) for key, value in run.summary().items()}
-            finals.append(curves.final_return)
-            aucs.append(curves.auc)
-            if kind == "training":
-                summary["eval_return_auc"] = finite(curves.auc)
-            per_seed[seed_of(run)] = summary
-        return cls(
-            format_version=BASELINE_FORMAT_VERSION,
-            kind=kind,
-            created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-            versions=library_versions(),
-            platform_fingerprint=fingerprint,
-            platform_digest=fingerprint_digest(fingerprint) if fingerprint else None,
-            config_digest=runs[0].config.digest(),
-            seeds=list(per_seed),
-            summary=BaselineSummary(
-                final_return_mean=finite(float(np.mean(finals))),
-                eval_return_auc_mean=finite(float(np.mean(aucs))) if kind == "training" else None,
-                per_seed=per_seed,
-            ),
-        )
-
-    @classmethod
-    def read(cls, yaml_file: Path) -> BaselineMeta:
-        """Read and validate ``baseline.yaml``; :class:`BaselineError` naming the file otherwise."""
-        if not yaml_file.is_file():
-            raise BaselineError(f"baseline file missing: {yaml_file}", yaml_file)
-        try:
-            data = load_yaml(yaml_file)
-        except ArtifactError as error:
-            reason = str(error).removeprefix(f"{yaml_file}: ")
-            raise BaselineError(f"{yaml_file}: not a valid baseline.yaml ({reason})", yaml_file) from None
-
-        def refuse(problem: str) -> BaselineError:
-            return BaselineError(f"{yaml_file}: {problem}", yaml_file)
-
-        if not isinstance(data, dict) or "format_version" not in data:
-            raise refuse(
-                "not a myriad-bench baseline (no format_version mapping); "
-                "delete the folder or rewrite it with --myriad-update-baselines"
-            )
-        if data["format_version"] != BASELINE_FORMAT_VERSION:
-            raise refuse(
-                f"baseline format_version {data['format_version']!r} is not supported (this "
-                f"myriad-bench reads {BASELINE_FORMAT_VERSION}); rewrite it with --myriad-update-baselines"
-            )
-        # Keys other than these are optional: a hand-made baseline may leave them out.
-        kind, seeds = data.get("kind"), data.get("seeds")
-        if kind not in ("training", "evaluation"):
-            raise refuse(f"kind must be 'training' or 'evaluation', got {kind!r}")
-        if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) for s in seeds):
-            raise refuse(f"seeds must be a non-empty list of integers, got {seeds!r}")
-        summary = data.get("summary")
-        summary = summary if isinstance(summary, dict) else {}
-        return cls(
-            format_version=data["format_version"],
-            kind=kind,
-            created=None if data.get("created") is None else str(data["created"]),
-            versions=data.get("versions") or {},
-            platform_fingerprint=data.get("platform_fingerprint") or None,
-            platform_digest=data.get("platform_digest"),
-            config_digest=data.get("config_digest"),
-            seeds=seeds,
-            summary=BaselineSummary(
-                final_return_mean=summary.get("final_return_mean"),
-                eval_return_auc_mean=summary.get("eval_return_auc_mean"),
-                per_seed=summary.get("per_seed") or {},
-            ),
-        )
-
-    def accepts_config(self, config: Any) -> bool:
-        """Whether runs of ``config`` belong to this file's ``config_digest`` (when it has one).
-
-        Format 1 files written before ``run.scan_chunk_size`` was removed hold the digest of the
-        config with that (always null) field: those are accepted too.
-        """
-        if self.config_digest is None:
-            return True
-        accepted = {config.digest()}
-        if self.format_version == 1:
-            accepted.add(_digest_with_scan_chunk_size(config))
-        return self.config_digest in accepted
+    path: Path
+    changed: bool
+    message: str
 
 
-def _digest_with_scan_chunk_size(config: Any) -> str:
-    """``config.digest()`` as computed while training configs had ``run.scan_chunk_size: null``."""
-    data = config.model_dump(mode="json")
-    data["run"].pop("seed", None)
-    if "steps_per_env" in data["run"]:  # a training run; evaluation configs never had the field
-        data["run"]["scan_chunk_size"] = None
-    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+# --------------------------------------------------------------------------- writing
 
 
-# --------------------------------------------------------------------------- reading
+def _run_files(old: Baseline, platform: PlatformRuns, seed: int) -> dict[str, Path]:
+    """The verified files of one stored run dir, by path inside it (what a rewrite copies)."""
+    prefix = (platform.directory / f"seed-{seed}").relative_to(old.directory).as_posix() + "/"
+    return {rel.removeprefix(prefix): path for rel, path in old.files.items() if rel.startswith(prefix)}
+
+
+def _same_runs(
+    old: Baseline | None, stored: PlatformRuns | None, runs: Mapping[int, Any], kind: Kind
+) -> dict[int, dict[str, Path]]:
+    """The seeds of ``runs`` whose content equals the stored run's, with the stored run's files."""
+    if old is None or stored is None or old.kind != kind:
+        return {}
+    seeds = same_content(runs, stored.runs, stored.checkpoints, kind)
+    return {seed: _run_files(old, stored, seed) for seed in seeds}
 
 
 @dataclass
-class Baseline:
-    """A stored baseline: its ``baseline.yaml`` (``meta``) and the loaded results by seed."""
+class _Planned:
+    """One platform of a case being written: its entry, runs to save and run dirs to copy."""
 
-    case: str
-    directory: Path
-    meta: BaselineMeta
-    runs: dict[int, Any]
-
-    @property
-    def kind(self) -> Kind:
-        return self.meta.kind
-
-    @property
-    def seeds(self) -> list[int]:
-        return sorted(self.runs)
-
-    @property
-    def config(self) -> Any:
-        return self.runs[self.seeds[0]].config
-
-    @property
-    def fingerprint(self) -> dict | None:
-        return self.meta.platform_fingerprint
-
-    def config_file(self) -> Path:
-        """The saved config of the baseline's first seed (what a config difference is against)."""
-        return self.directory / f"seed-{self.seeds[0]}" / ".hydra" / "config.yaml"
-
-    def curves(self) -> dict[int, RunCurves]:
-        """:func:`~myriad_bench.harness.curves.run_curves` of each seed, by seed."""
-        return {seed: run_curves(results) for seed, results in sorted(self.runs.items())}
-
-
-def _load_results(directory: Path, kind: Kind) -> Any:
-    """Load one seed's run dir, turning every failure into a :class:`BaselineError` naming the file."""
-    from myriad_bench.platform import types
-
-    cls = types.TrainingResults if kind == "training" else types.EvaluationResults
-    results_file = directory / "results.pkl"
-    if not results_file.is_file():
-        raise BaselineError(f"baseline run file missing: {results_file}", results_file)
-    try:
-        results = cls.load(directory)
-    except Exception as error:  # the loaders raise ArtifactError/UnsafePickleError naming the file
-        text = str(error)
-        if str(results_file) not in text:
-            text = f"{results_file}: cannot load ({type(error).__name__}: {text})"
-        raise BaselineError(text, results_file) from error
-    if not isinstance(results, cls):
-        raise BaselineError(
-            f"{results_file}: expected {cls.__name__} for a {kind} baseline, found {type(results).__name__}",
-            results_file,
-        )
-    return results
-
-
-def read_baseline_dir(directory: Path | str, case: str | None = None) -> Baseline:
-    """Read a baseline folder (``baseline.yaml`` + ``seed-<k>/``); raise :class:`BaselineError`."""
-    directory = Path(directory)
-    yaml_file = directory / BASELINE_FILE
-    meta = BaselineMeta.read(yaml_file)
-    runs: dict[int, Any] = {}
-    for seed in meta.seeds:
-        run_dir = directory / f"seed-{seed}"
-        if not run_dir.is_dir():
-            raise BaselineError(f"{yaml_file} lists seed {seed} but {run_dir} is missing", run_dir)
-        results = _load_results(run_dir, meta.kind)
-        if seed_of(results) != seed:
-            raise BaselineError(
-                f"{run_dir}: holds a run of seed {seed_of(results)}, not {seed}", run_dir / "results.pkl"
-            )
-        if not meta.accepts_config(results.config):
-            raise BaselineError(
-                f"{run_dir}: config digest {results.config.digest()} does not match {yaml_file} "
-                f"({meta.config_digest}); the folder was edited by hand, rewrite it with "
-                "--myriad-update-baselines",
-                run_dir / "results.pkl",
-            )
-        runs[seed] = results
-    return Baseline(case or directory.name, directory, meta, runs)
-
-
-def read_run_dirs(directory: Path | str, kind: Kind | None = None) -> list[Any]:
-    """Results from a saved run dir, or from a folder of ``seed-<k>/`` run dirs (e.g. a baseline).
-
-    ``kind`` picks the loader; without it, training is tried first.
-    """
-    directory = Path(directory)
-    if (directory / "results.pkl").is_file():
-        dirs = [directory]
-    else:
-        seed_dirs = (
-            [p for p in directory.iterdir() if p.is_dir() and _SEED_DIR.match(p.name)]
-            if (directory.is_dir())
-            else []
-        )
-        dirs = sorted(seed_dirs, key=lambda p: int(p.name.removeprefix("seed-")))
-        if not dirs:
-            raise BaselineError(f"{directory}: no results.pkl and no seed-<k>/ run dirs found", directory)
-    kinds: list[Kind] = [kind] if kind else ["training", "evaluation"]
-    for candidate in kinds[:-1]:
-        try:
-            return [_load_results(d, candidate) for d in dirs]
-        except BaselineError as error:
-            if "expected" not in str(error):
-                raise
-    return [_load_results(d, kinds[-1]) for d in dirs]
-
-
-# --------------------------------------------------------------------------- the store
+    entry: PlatformEntry
+    runs: dict[int, Any] = field(default_factory=dict)
+    copies: dict[int, dict[str, Path]] = field(default_factory=dict)
 
 
 class BaselineStore:
@@ -316,6 +115,7 @@ class BaselineStore:
         return self.root / validate_case_name(case)
 
     def exists(self, case: str) -> bool:
+        self._recover_quietly(case)
         return (self.path(case) / BASELINE_FILE).is_file()
 
     def cases(self) -> list[str]:
@@ -328,46 +128,241 @@ class BaselineStore:
             if not p.name.startswith(".") and (p / BASELINE_FILE).is_file()
         )
 
-    def read(self, case: str) -> Baseline:
-        """Load a case; :class:`BaselineError` naming the file if anything is missing or wrong."""
-        return read_baseline_dir(self.path(case), case)
-
     def unused(self, used: Iterable[str]) -> list[str]:
         used = set(used)
         return [case for case in self.cases() if case not in used]
 
-    def write(self, case: str, results: Sequence[Any], *, fingerprint: dict | None = None) -> Path:
-        """Write (or replace) a case from per-seed results; readers never see a half-written case.
+    def recover(self, case: str | None = None) -> list[str]:
+        """Restore or remove what killed writers left (all cases, or ``case``); what it did."""
+        return swap.recover(self.root, None if case is None else validate_case_name(case), stray=STRAY)
 
-        The runs and ``baseline.yaml`` are written into a temporary sibling folder which is then
-        renamed into place; an existing case is renamed aside first and removed afterwards.
+    def _recover_quietly(self, case: str) -> None:
+        with contextlib.suppress(OSError):  # a read-only checkout can still be read
+            self.recover(case)
+
+    def read(self, case: str) -> Baseline:
+        """Load a case; :class:`BaselineError` naming the file if anything is missing or wrong."""
+        self._recover_quietly(case)
+        return read_baseline_dir(self.path(case), case, root=self.root)
+
+    def _read_locked(self, case: str, *, required: bool) -> Baseline | None:
+        swap.recover(self.root, case, stray=STRAY, locked=True)
+        if not os.path.lexists(self.path(case)):
+            if required:
+                raise BaselineError(
+                    f"no baseline for case {case!r} at {self.path(case)}: write it first with "
+                    "--myriad-update-baselines",
+                    self.path(case),
+                )
+            return None
+        try:
+            return read_baseline_dir(self.path(case), case, root=self.root)
+        except BaselineError:
+            if required:
+                raise
+            return None  # a broken case is replaced whole
+
+    def write(
+        self,
+        case: str,
+        runs: Sequence[Any],
+        *,
+        fingerprint: Mapping[str, Any] | None,
+        speed: SpeedSection | None = None,
+        metric: Mapping[str, Any] | None = None,
+    ) -> WriteOutcome:
+        """Write (or replace) the whole case from per-seed runs of the platform ``fingerprint``.
+
+        Refused before anything is written when a run holds a non-finite return. When the stored
+        case holds these runs already (same content, speed and metric), no byte changes.
         """
         target = self.path(case)
-        runs = list(results)
-        meta = BaselineMeta.of_runs(runs, fingerprint)
+        kind, by_seed = checked_runs(runs)
+        metric = check_metric(metric if metric is not None else DEFAULT_METRIC)
+        fingerprint = dict(fingerprint) if fingerprint else None
+        digest = fingerprint_digest(fingerprint) if fingerprint else None
         self.root.mkdir(parents=True, exist_ok=True)
-        token = uuid.uuid4().hex[:8]
-        tmp = self.root / f".{case}.tmp-{token}"
-        old = self.root / f".{case}.old-{token}"
+        with swap.name_lock(self.root, case):
+            old = self._read_locked(case, required=False)
+            stored = old.primary if old is not None and old.primary.digest == digest else None
+            copies = _same_runs(old, stored, by_seed, kind)
+            config_digest = next(iter(by_seed.values())).config.digest()
+            if (
+                stored is not None
+                and len(old.platforms) == 1
+                and old.meta.format_version == BASELINE_FORMAT_VERSION
+                and (old.meta.config_digest, old.meta.metric) == (config_digest, metric)
+                and list(stored.seeds) == list(by_seed)
+                and set(copies) == set(by_seed)
+                and stored.speed == speed
+            ):
+                return WriteOutcome(target, False, f"baseline unchanged: {target}")
+            entry = PlatformEntry(
+                fingerprint, digest, ".", list(by_seed), runs_summary(list(by_seed.values())), speed
+            )
+            meta = BaselineMeta(kind, config_digest, metric, utc_now(), library_versions())
+            planned = _Planned(entry, {s: r for s, r in by_seed.items() if s not in copies}, copies)
+            self._build(case, meta, [planned])
+        return WriteOutcome(target, True, f"baseline written: {target}")
+
+    def add_platform(
+        self,
+        case: str,
+        runs: Sequence[Any],
+        *,
+        fingerprint: Mapping[str, Any],
+        speed: SpeedSection | None = None,
+    ) -> WriteOutcome:
+        """Write this platform's runs beside the case's others (kept byte for byte), or replace
+        this platform's own; the case must exist and hold runs of the same config."""
+        target = self.path(case)
+        kind, by_seed = checked_runs(runs)
+        if not fingerprint:
+            raise BaselineError(f"adding a platform to case {case!r} needs the platform's fingerprint")
+        fingerprint = dict(fingerprint)
+        digest = fingerprint_digest(fingerprint)
+        with swap.name_lock(self.root, case):
+            old = self._read_locked(case, required=True)
+            assert old is not None
+            config = next(iter(by_seed.values())).config
+            if old.kind != kind or not old.meta.accepts_config(config):
+                raise BaselineError(
+                    f"{target / BASELINE_FILE}: holds {old.kind} runs of config digest "
+                    f"{old.meta.config_digest}; these are {kind} runs of {config.digest()}: a further "
+                    "platform's runs must use the case's config; rewrite the case with "
+                    "--myriad-update-baselines",
+                    target / BASELINE_FILE,
+                )
+            index = next((i for i, p in enumerate(old.platforms) if p.digest == digest), len(old.platforms))
+            stored = old.platforms[index] if index < len(old.platforms) else None
+            copies = _same_runs(old, stored, by_seed, kind)
+            label = f"platform {describe_platform(fingerprint)} {digest}"
+            if (
+                stored is not None
+                and old.meta.format_version == BASELINE_FORMAT_VERSION
+                and list(stored.seeds) == list(by_seed)
+                and set(copies) == set(by_seed)
+                and stored.speed == speed
+            ):
+                return WriteOutcome(target, False, f"{label} unchanged in {target}")
+            planned = self._keep(old)
+            entry = PlatformEntry(
+                fingerprint,
+                digest,
+                "." if index == 0 else f"platform-{digest}",
+                list(by_seed),
+                runs_summary(list(by_seed.values())),
+                speed,
+            )
+            mine = _Planned(entry, {s: r for s, r in by_seed.items() if s not in copies}, copies)
+            planned[index : index + 1] = [mine]
+            meta = dataclasses.replace(
+                old.meta, config_digest=config.digest(), created=utc_now(), versions=library_versions()
+            )
+            self._build(case, meta, planned)
+        verb = "replaced in" if stored is not None else "added to"
+        return WriteOutcome(target, True, f"{label} {verb} {target}")
+
+    def set_speed(
+        self, case: str, fingerprint: Mapping[str, Any] | None, speed: SpeedSection | None
+    ) -> WriteOutcome:
+        """Store ``speed`` for the runs of ``fingerprint``'s platform; only ``baseline.yaml``
+        changes (rewritten atomically)."""
+        target = self.path(case)
+        with swap.name_lock(self.root, case):
+            old = self._read_locked(case, required=True)
+            assert old is not None
+            platform = old.for_platform(fingerprint)
+            if platform is None:
+                raise BaselineError(
+                    f"{target / BASELINE_FILE}: no runs of this platform ({describe_platform(fingerprint)}"
+                    "); add them with --myriad-add-platform",
+                    target / BASELINE_FILE,
+                )
+            index = old.platforms.index(platform)
+            if platform.speed == speed and old.meta.format_version == BASELINE_FORMAT_VERSION:
+                return WriteOutcome(target, False, f"speed unchanged: {target}")
+            meta = dataclasses.replace(old.meta, created=utc_now())
+            planned = self._keep(old)
+            planned[index].entry = dataclasses.replace(planned[index].entry, speed=speed)
+            if old.meta.format_version == BASELINE_FORMAT_VERSION:
+                document = BaselineDocument(meta, [p.entry for p in planned], old.document.files)
+                write_yaml(target / BASELINE_FILE, document.to_yaml())
+            else:
+                self._build(case, self._migrated_meta(old, created=meta.created), planned)
+        return WriteOutcome(target, True, f"speed written: {target}")
+
+    def migrate(self, case: str) -> WriteOutcome:
+        """Rewrite a format 1 case as format 2, its runs byte for byte (digests recorded)."""
+        target = self.path(case)
+        with swap.name_lock(self.root, case):
+            old = self._read_locked(case, required=True)
+            assert old is not None
+            if old.meta.format_version == BASELINE_FORMAT_VERSION:
+                return WriteOutcome(target, False, f"already format {BASELINE_FORMAT_VERSION}: {target}")
+            self._build(case, self._migrated_meta(old, created=old.meta.created), self._keep(old))
+        return WriteOutcome(target, True, f"migrated to format {BASELINE_FORMAT_VERSION}: {target}")
+
+    def prune(self, cases: Iterable[str]) -> list[str]:
+        """Remove whole cases (each in one rename, then deleted); the cases removed."""
+        removed = []
+        for case in cases if self.root.is_dir() else ():
+            target = self.path(case)
+            with swap.name_lock(self.root, case):
+                swap.recover(self.root, case, stray=STRAY, locked=True)
+                if not os.path.lexists(target):
+                    continue
+                doomed = swap.hidden_sibling(target, "del")
+                os.rename(target, doomed)
+                fsync_dir(self.root)
+                swap.remove_tree(doomed)
+            removed.append(case)
+        return removed
+
+    @staticmethod
+    def _migrated_meta(old: Baseline, *, created: str | None) -> BaselineMeta:
+        return BaselineMeta(
+            old.kind, old.config.digest(), dict(DEFAULT_METRIC), created, dict(old.meta.versions)
+        )
+
+    @staticmethod
+    def _keep(old: Baseline) -> list[_Planned]:
+        """Every platform of ``old`` as it is (format 1 summaries recomputed from the runs)."""
+        planned = []
+        for entry, platform in zip(old.document.platforms, old.platforms, strict=True):
+            if old.meta.format_version != BASELINE_FORMAT_VERSION:
+                entry = dataclasses.replace(
+                    entry, summary=runs_summary([platform.runs[s] for s in entry.seeds])
+                )
+            copies = {seed: _run_files(old, platform, seed) for seed in entry.seeds}
+            planned.append(_Planned(entry, {}, copies))
+        return planned
+
+    def _build(self, case: str, meta: BaselineMeta, planned: list[_Planned]) -> None:
+        """Write the case whole into a hidden sibling, fsync it, and swap it in (lock held)."""
+        target = self.path(case)
+        tmp = swap.hidden_sibling(target, "tmp")
         try:
             tmp.mkdir()
-            for seed, run in zip(meta.seeds, runs, strict=True):
-                run.save(tmp / f"seed-{seed}", save_checkpoint=False)
-            write_yaml(tmp / BASELINE_FILE, asdict(meta))
-            moved = False
-            if target.exists():
-                os.replace(target, old)
-                moved = True
-            try:
-                os.replace(tmp, target)
-            except BaseException:
-                if moved:
-                    os.replace(old, target)
-                raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-            shutil.rmtree(old, ignore_errors=True)
-        return target
+            for plan in planned:
+                base = tmp if plan.entry.dir == "." else tmp / plan.entry.dir
+                for seed in plan.entry.seeds:
+                    if seed in plan.copies:
+                        copy_files(plan.copies[seed], base / f"seed-{seed}")
+                    else:
+                        run = dataclasses.replace(plan.runs[seed], run_dir=Path(f"seed-{seed}"))
+                        run.save(
+                            base / f"seed-{seed}",
+                            save_checkpoint=meta.kind == "training" and run.agent_state is not None,
+                        )
+            files = {rel: sha256_file(path) for rel, path in scan_case(tmp, self.root).items()}
+            document = BaselineDocument(meta, [plan.entry for plan in planned], files)
+            write_yaml(tmp / BASELINE_FILE, document.to_yaml())
+            swap.fsync_tree(tmp)
+            swap.swap_in(tmp, target)
+        except BaseException:
+            swap.remove_tree(tmp)
+            raise
 
     # Claims stop two tests (or two xdist workers) of one run from writing the same case.
     def claim(self, case: str, run_id: str, owner: str) -> str | None:
