@@ -260,8 +260,8 @@ def _write(record: CaseRecord, runs: list[Any], writer: Writer, fingerprint: Map
     owner = writer.store.claim(record.case, writer.run_id, writer.owner)
     if owner is not None:
         return _replace(record, "failed", messages.claimed(record.case, owner))
-    path = writer.store.write(record.case, runs, fingerprint=dict(fingerprint) if fingerprint else None)
-    return _replace(record, "written", f"baseline written: {path}", path=str(path))
+    outcome = writer.store.write(record.case, runs, fingerprint=dict(fingerprint) if fingerprint else None)
+    return _replace(record, "written", outcome.message, path=str(outcome.path))
 
 
 def _compare(
