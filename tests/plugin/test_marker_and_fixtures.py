@@ -28,7 +28,7 @@ def test_marker_case_name_evaluation_baseline_and_benchmark(project):
     result = project.run("--myriad-update-baselines", "--benchmark-json=bench.json")
     result.assert_outcomes(passed=2)
     meta = project.baseline_meta("pendulum-pid")
-    assert meta["kind"] == "evaluation" and meta["seeds"] == [42]
+    assert meta["kind"] == "evaluation" and meta["platforms"][0]["seeds"] == [42]
     benchmarks = {b["name"]: b for b in json.loads((project.root / "bench.json").read_text())["benchmarks"]}
     assert benchmarks["test_pid"]["extra_info"]["env_steps"] > 0
     # A warm-up round, then timed rounds until the budget is spent (at least three).

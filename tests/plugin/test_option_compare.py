@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import yaml
 
+from myriad_bench.store.fingerprint import fingerprint_digest
+
 CASE = "test_demo_suite.test_controller"  # the case of the project's training test
 
 
 def _move_baseline_to_another_platform(project) -> None:
     meta_file = project.baseline_dir() / "baseline.yaml"
     meta = yaml.safe_load(meta_file.read_text())
-    meta["platform_fingerprint"]["versions"]["jax"] = "0.0.1"
-    meta["platform_digest"] = "0" * 16
+    platform = meta["platforms"][0]
+    platform["fingerprint"]["versions"]["jax"] = "0.0.1"
+    platform["digest"] = fingerprint_digest(platform["fingerprint"])
     meta_file.write_text(yaml.safe_dump(meta, sort_keys=False))
 
 

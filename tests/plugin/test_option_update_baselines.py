@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import pickle
+
+import yaml
 
 CASE = "test_demo_suite.test_controller"  # the case of the project's training test
 
@@ -24,7 +27,7 @@ def test_update_writes_the_baseline_and_passes(project):
     result = project.run("--myriad-update-baselines")
     result.assert_outcomes(passed=1)
     meta = project.baseline_meta()
-    assert meta["seeds"] == [0, 1, 2]
+    assert meta["platforms"][0]["seeds"] == [0, 1, 2]
     assert meta["kind"] == "training"
     for seed in (0, 1, 2):
         assert (project.baseline_dir() / f"seed-{seed}" / "results.pkl").is_file()
@@ -56,7 +59,7 @@ def test_update_rewrites_a_changed_case(updated):
     updated.write_test(steps=300)
     updated.run("--myriad-update-baselines").assert_outcomes(passed=1)
     updated.run().assert_outcomes(passed=1)
-    assert updated.baseline_meta()["summary"]["per_seed"][0]["training_steps_per_env"] == 300
+    assert updated.baseline_meta()["platforms"][0]["summary"]["per_seed"][0]["training_steps_per_env"] == 300
 
 
 class _Exploit:
@@ -67,6 +70,9 @@ class _Exploit:
 def test_poisoned_baseline_is_refused_and_nothing_runs(updated):
     target = updated.baseline_dir() / "seed-1" / "results.pkl"
     target.write_bytes(pickle.dumps(_Exploit()))
+    meta = updated.baseline_meta()  # the attacker records the file's digest: the unpickler must refuse it
+    meta["files"]["seed-1/results.pkl"] = hashlib.sha256(target.read_bytes()).hexdigest()
+    (updated.baseline_dir() / "baseline.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
     updated.write_test(
         body="""
         import pathlib
