@@ -158,6 +158,15 @@ def test_add_platform_refuses_another_config_or_a_missing_case_and_replaces_its_
     assert str(store.path("case") / BASELINE_FILE) in str(info.value)
     with pytest.raises(BaselineError, match="no baseline for case 'other'"):
         store.add_platform("other", runs(), fingerprint=EPYC)
+    nowhere = BaselineStore(store.root.parent / "nowhere")
+    for attempt in (
+        lambda: nowhere.add_platform("case", runs(), fingerprint=EPYC),
+        lambda: nowhere.set_speed("case", EPYC, SPEED),
+        lambda: nowhere.migrate("case"),
+    ):
+        with pytest.raises(BaselineError, match="no baseline for case 'case'"):
+            attempt()
+    assert not nowhere.root.exists()
     xeon_before = {k: v for k, v in snapshot(store.path("case")).items() if not k.startswith("platform-")}
     outcome = store.add_platform("case", runs(level=95.0, seeds=(4,)), fingerprint=EPYC)
     assert outcome.changed and "replaced in" in outcome.message
@@ -284,6 +293,28 @@ def test_one_changed_seed_rewrites_that_run_only(store):
     agent_only[2] = with_agent(training_results(2), 7)  # same curves, another agent state
     store.write("case", agent_only, fingerprint=XEON)
     assert {k.split("/")[0] for k, v in snapshot(store.path("case")).items() if v != after[k]} >= {"seed-2"}
+
+
+def test_curves_from_any_code_update_without_byte_changes(store):
+    from myriad_bench.platform.external import results_from_curves
+
+    steps = np.array([100, 200, 300])
+    returns = np.random.default_rng(0).normal(50.0, 5.0, (3, 3, 4))
+    made = results_from_curves(
+        steps, returns, seeds=[0, 1, 2], hyperparameters={"lr": 3e-4, "layers": [64, 64]}
+    )
+    assert store.write("own", made, fingerprint=XEON).changed
+    before = snapshot(store.path("own"))
+    again = results_from_curves(
+        steps, returns, seeds=[0, 1, 2], hyperparameters={"lr": 3e-4, "layers": [64, 64]}
+    )
+    assert store.write("own", again, fingerprint=XEON).changed is False
+    assert snapshot(store.path("own")) == before
+    returns[1, 2, 0] += 1.0
+    changed = results_from_curves(
+        steps, returns, seeds=[0, 1, 2], hyperparameters={"lr": 3e-4, "layers": [64, 64]}
+    )
+    assert store.write("own", changed, fingerprint=XEON).changed
 
 
 # --------------------------------------------------------------------------- refused updates

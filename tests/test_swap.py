@@ -131,6 +131,30 @@ def test_a_waiting_locker_gets_the_lock_after_release(tmp_path):
     assert hidden(tmp_path) == []
 
 
+def test_a_crafted_lock_or_claim_is_neither_followed_nor_waited_on(tmp_path):
+    """A checkout may hold anything at these names: a link to a secret, a FIFO (opening one for
+    reading blocks), a folder. Each is removed, never read through, and the lock still works."""
+    secret = tmp_path / "secret"
+    secret.write_text("wJalrXUtnFEMI")
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / ".a.lock").symlink_to(secret)
+    os.mkfifo(root / ".b.lock")
+    (root / ".c.lock").mkdir()
+    os.mkfifo(root / ".a.claim")
+    (root / ".b.claim").symlink_to(secret)
+    for name in "abc":
+        with swap.name_lock(root, name, blocking=False) as held:
+            assert held and (root / f".{name}.lock").is_file()
+    assert swap.claim(root, "a", "run1", "t::x") is None and swap.claim(root, "b", "run1", "t::x") is None
+    assert swap.claim(root, "b", "run1", "t::y") == "t::x"
+    swap.release_claims(root, "run1")
+    assert hidden(root) == [] and secret.read_text() == "wJalrXUtnFEMI"
+    os.mkfifo(root / ".d.claim")
+    swap.release_claims(root, "run1")  # returns: the FIFO is removed, not read
+    assert hidden(root) == []
+
+
 # --------------------------------------------------------------------------- recover
 
 
@@ -152,8 +176,9 @@ def test_recover_removes_leftovers_when_the_case_exists(tmp_path):
     make_folder(tmp_path / ".case.del-cccccccccccc", "doomed")
     make_folder(tmp_path / "case" / "seed-0", "run")
     (tmp_path / "case" / ".baseline.yaml.x1y2.tmp").write_text("partial")
+    (tmp_path / "case" / ".baseline.yaml.dir.tmp").mkdir()  # crafted: a folder at such a name
     done = swap.recover(tmp_path, stray=swap.re.compile(r"\.baseline\.yaml\..+\.tmp"))
-    assert len(done) == 4
+    assert len(done) == 5
     assert hidden(tmp_path) == [] and hidden(tmp_path / "case") == []
     assert content_of(tmp_path / "case")["f0.txt"] == "new 0\n"
 

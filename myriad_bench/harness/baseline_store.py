@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -145,15 +145,25 @@ class BaselineStore:
         self._recover_quietly(case)
         return read_baseline_dir(self.path(case), case, root=self.root)
 
+    @contextlib.contextmanager
+    def _existing(self, case: str) -> Iterator[Baseline]:
+        """Hold the case's lock and read it (recovered first); :class:`BaselineError` when it is
+        missing or refused."""
+        if self.root.is_dir():
+            with swap.name_lock(self.root, case):
+                old = self._read_locked(case, required=True)
+                if old is not None:
+                    yield old
+                    return
+        raise BaselineError(
+            f"no baseline for case {case!r} at {self.path(case)}: write it first with "
+            "--myriad-update-baselines",
+            self.path(case),
+        )
+
     def _read_locked(self, case: str, *, required: bool) -> Baseline | None:
         swap.recover(self.root, case, stray=STRAY, locked=True)
         if not os.path.lexists(self.path(case)):
-            if required:
-                raise BaselineError(
-                    f"no baseline for case {case!r} at {self.path(case)}: write it first with "
-                    "--myriad-update-baselines",
-                    self.path(case),
-                )
             return None
         try:
             return read_baseline_dir(self.path(case), case, root=self.root)
@@ -221,9 +231,7 @@ class BaselineStore:
             raise BaselineError(f"adding a platform to case {case!r} needs the platform's fingerprint")
         fingerprint = dict(fingerprint)
         digest = fingerprint_digest(fingerprint)
-        with swap.name_lock(self.root, case):
-            old = self._read_locked(case, required=True)
-            assert old is not None
+        with self._existing(case) as old:
             config = next(iter(by_seed.values())).config
             if old.kind != kind or not old.meta.accepts_config(config):
                 raise BaselineError(
@@ -269,9 +277,7 @@ class BaselineStore:
         """Store ``speed`` for the runs of ``fingerprint``'s platform; only ``baseline.yaml``
         changes (rewritten atomically)."""
         target = self.path(case)
-        with swap.name_lock(self.root, case):
-            old = self._read_locked(case, required=True)
-            assert old is not None
+        with self._existing(case) as old:
             platform = old.for_platform(fingerprint)
             if platform is None:
                 raise BaselineError(
@@ -295,9 +301,7 @@ class BaselineStore:
     def migrate(self, case: str) -> WriteOutcome:
         """Rewrite a format 1 case as format 2, its runs byte for byte (digests recorded)."""
         target = self.path(case)
-        with swap.name_lock(self.root, case):
-            old = self._read_locked(case, required=True)
-            assert old is not None
+        with self._existing(case) as old:
             if old.meta.format_version == BASELINE_FORMAT_VERSION:
                 return WriteOutcome(target, False, f"already format {BASELINE_FORMAT_VERSION}: {target}")
             self._build(case, self._migrated_meta(old, created=old.meta.created), self._keep(old))
@@ -368,30 +372,7 @@ class BaselineStore:
     def claim(self, case: str, run_id: str, owner: str) -> str | None:
         """Claim ``case`` for ``owner`` in run ``run_id``; the other owner's id if already claimed."""
         self.root.mkdir(parents=True, exist_ok=True)
-        claim_file = self.root / f".{case}.claim"
-        text = f"{run_id}\n{owner}\n"
-        for _ in range(2):
-            try:
-                fd = os.open(claim_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                try:
-                    other_run, other_owner = [*claim_file.read_text().splitlines(), "", ""][:2]
-                except FileNotFoundError:
-                    continue
-                if other_run == run_id:
-                    return None if other_owner == owner else other_owner
-                with contextlib.suppress(FileNotFoundError):  # stale: left by an earlier run
-                    claim_file.unlink()
-                continue
-            with os.fdopen(fd, "w") as f:
-                f.write(text)
-            return None
-        return None
+        return swap.claim(self.root, validate_case_name(case), run_id, owner)
 
     def release_claims(self, run_id: str) -> None:
-        if not self.root.is_dir():
-            return
-        for claim_file in self.root.glob(".*.claim"):
-            with contextlib.suppress(OSError):
-                if claim_file.read_text().splitlines()[:1] == [run_id]:
-                    claim_file.unlink()
+        swap.release_claims(self.root, run_id)

@@ -10,7 +10,8 @@ renames leaves no ``<name>``, and :func:`recover` renames the old folder back.
 :func:`recover` is safe to call at any time: it skips a name whose lock a live writer holds
 (``fcntl.flock`` on ``.<name>.lock``, taken by :func:`name_lock`), restores ``.<name>.old-*``
 when ``<name>`` is missing, and removes the other leftovers (``.tmp-*``, ``.old-*`` once
-``<name>`` exists, ``.del-*``). No pytest, no JAX.
+``<name>`` exists, ``.del-*``). :func:`claim` keeps two writers of one run (two tests, two xdist
+workers) off the same name. No pytest, no JAX.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import errno
 import os
 import re
 import shutil
+import stat
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -35,11 +37,13 @@ except ImportError:  # pragma: no cover - Windows: no advisory locks, one writer
 __all__ = [
     "LEFTOVER",
     "STEP_HOOK",
+    "claim",
     "exchange",
     "fsync_tree",
     "hidden_sibling",
     "name_lock",
     "recover",
+    "release_claims",
     "remove_tree",
     "swap_in",
 ]
@@ -54,6 +58,14 @@ STEP_HOOK: Callable[[str], None] | None = None
 """Called with the name of each step of :func:`swap_in` once it is on disk (``"renamed"``,
 ``"exchanged"``, ``"set-aside"``, ``"swapped"``); crash tests pause or die there."""
 
+# The lock file is never followed through a link, and opening it never waits (a FIFO).
+_LOCK_FLAGS = (
+    os.O_RDWR
+    | os.O_CREAT
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_NONBLOCK", 0)
+)
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
 # Errors that mean "this OS or file system cannot exchange": fall back to two renames.
@@ -107,7 +119,7 @@ def fsync_tree(directory: Path | str) -> None:
     for folder, _, files in os.walk(directory, topdown=False):
         for name in files:
             path = os.path.join(folder, name)
-            if os.path.islink(path):
+            if os.path.islink(path) or not os.path.isfile(path):
                 continue
             fd = os.open(path, os.O_RDONLY)
             try:
@@ -120,10 +132,10 @@ def fsync_tree(directory: Path | str) -> None:
 def remove_tree(path: Path | str) -> None:
     """Remove a folder (links inside are removed, never followed); nothing when it is gone."""
     path = Path(path)
-    if path.is_symlink() or path.is_file():
-        path.unlink(missing_ok=True)
-    elif path.exists():
+    if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
+    else:  # a file, a link or anything else a crafted checkout holds
+        path.unlink(missing_ok=True)
 
 
 def swap_in(tmp: Path, target: Path) -> None:
@@ -172,7 +184,17 @@ def name_lock(root: Path | str, name: str, *, blocking: bool = True) -> Iterator
     path = Path(root) / f".{name}.lock"
     flags = fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB)
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        try:
+            fd = os.open(path, _LOCK_FLAGS, 0o644)
+        except OSError as error:  # a link (ELOOP) or a FIFO left at the lock's name: never a lock
+            if error.errno not in (errno.ELOOP, errno.ENXIO, errno.EISDIR):
+                raise
+            remove_tree(path)
+            continue
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            remove_tree(path)
+            continue
         try:
             fcntl.flock(fd, flags)
         except BlockingIOError:
@@ -263,9 +285,59 @@ def _recover_one(target: Path, items: list[tuple[str, Path]]) -> list[str]:
     for kind, path in items:
         if kind == "lock" or (kind == "old" and path not in olds):
             continue
-        if kind == "stray":
-            path.unlink(missing_ok=True)
-        else:
-            remove_tree(path)
+        remove_tree(path)
         done.append(f"removed {path.relative_to(target.parent)}")
     return done
+
+
+# --------------------------------------------------------------------------- claims
+
+
+def _claim_lines(path: Path) -> list[str] | None:
+    """The lines of a claim file (``None`` when there is none); anything that is not a small
+    regular file at its name is removed and reads as a stale claim."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        return None
+    except OSError:
+        remove_tree(path)
+        return []
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            remove_tree(path)
+            return []
+        return f.read(4096).decode(errors="replace").splitlines()
+
+
+def claim(root: Path, name: str, run_id: str, owner: str) -> str | None:
+    """Claim ``name`` for ``owner`` in run ``run_id`` (``.<name>.claim``, created exclusively);
+    the other owner if another owner of the same run holds it. A claim of another run is stale."""
+    path = root / f".{name}.claim"
+    for _ in range(3):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            lines = _claim_lines(path)
+            if lines is None:
+                continue
+            other_run, other_owner = [*lines, "", ""][:2]
+            if other_run == run_id:
+                return None if other_owner == owner else other_owner
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{run_id}\n{owner}\n")
+        return None
+    return None
+
+
+def release_claims(root: Path, run_id: str) -> None:
+    """Remove the claims of run ``run_id`` under ``root``."""
+    if not root.is_dir():
+        return
+    for path in root.glob(".*.claim"):
+        if (_claim_lines(path) or [""])[0] == run_id:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
