@@ -545,6 +545,19 @@ def test_hostile_baseline_yaml_fields_are_refused_naming_the_file(store, name):
     assert str(meta_file) in str(info.value) and words in str(info.value), str(info.value)
 
 
+def test_errors_about_fields_do_not_copy_free_text_of_the_file(store):
+    store.write("case", runs(), fingerprint=XEON)
+    meta_file = store.path("case") / BASELINE_FILE
+    meta = yaml.safe_load(meta_file.read_text())
+    for change in (top(kind=SECRET), first(dir=SECRET), listing({SECRET: "0" * 64}), first(seeds=SECRET)):
+        broken = yaml.safe_load(yaml.safe_dump(meta))
+        change(broken)
+        meta_file.write_text(yaml.safe_dump(broken, sort_keys=False))
+        with pytest.raises(BaselineError) as info:
+            store.read("case")
+        assert "wJalrXUtnFEMI" not in str(info.value) and str(meta_file) in str(info.value)
+
+
 def test_speed_section_round_trips_and_checks_its_fields():
     assert SpeedSection.from_dict(SPEED.to_dict()) == SPEED
     cached = SpeedSection(1.0, 0.0, 1, [1.0], compile_s=2.5, compile_cache="persistent")

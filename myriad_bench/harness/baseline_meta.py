@@ -27,7 +27,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from myriad_bench.harness.records import Kind
@@ -45,6 +45,7 @@ __all__ = [
     "PlatformEntry",
     "SpeedSection",
     "check_metric",
+    "shown",
     "utc_now",
 ]
 
@@ -56,6 +57,7 @@ DEFAULT_METRIC: dict[str, Any] = {"name": "return", "higher_is_better": True}
 COMPILE_CACHES = ("cold", "compiled", "persistent", "memory")
 _HEX16 = re.compile(r"[0-9a-f]{16}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_FILE_NAME = re.compile(r"[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*")
 _MAX_PLATFORMS, _MAX_SEEDS, _MAX_FILES = 64, 10_000, 100_000
 
 
@@ -95,16 +97,16 @@ class SpeedSection:
     def __post_init__(self) -> None:
         problems = []
         if not _number(self.env_steps_per_s) or self.env_steps_per_s <= 0:
-            problems.append(f"env_steps_per_s must be a finite number > 0, got {self.env_steps_per_s!r}")
+            problems.append(f"env_steps_per_s must be a finite number > 0, got {shown(self.env_steps_per_s)}")
         if not _number(self.spread) or self.spread < 0:
-            problems.append(f"spread must be a finite number >= 0, got {self.spread!r}")
+            problems.append(f"spread must be a finite number >= 0, got {shown(self.spread)}")
         if not isinstance(self.rounds, int) or isinstance(self.rounds, bool) or self.rounds < 1:
-            problems.append(f"rounds must be an integer >= 1, got {self.rounds!r}")
+            problems.append(f"rounds must be an integer >= 1, got {shown(self.rounds)}")
         rates = self.rates
         if not isinstance(rates, list) or len(rates) > _MAX_SEEDS or not all(_number(r) for r in rates):
             problems.append("rates must be a list of finite numbers")
         if self.compile_s is not None and (not _number(self.compile_s) or self.compile_s < 0):
-            problems.append(f"compile_s must be null or a finite number >= 0, got {self.compile_s!r}")
+            problems.append(f"compile_s must be null or a finite number >= 0, got {shown(self.compile_s)}")
         if self.compile_cache is not None and self.compile_cache not in COMPILE_CACHES:
             problems.append(f"compile_cache must be null or one of {', '.join(COMPILE_CACHES)}")
         if problems:
@@ -225,16 +227,16 @@ class BaselineDocument:
         version = data["format_version"]
         if isinstance(version, bool) or version not in (1, BASELINE_FORMAT_VERSION):
             raise refuse(
-                f"baseline format_version {version!r} is not supported (this myriad-bench reads 1 "
+                f"baseline format_version {shown(version)} is not supported (this myriad-bench reads 1 "
                 f"and {BASELINE_FORMAT_VERSION}); upgrade myriad-bench or rewrite it with "
                 "--myriad-update-baselines"
             )
         kind = data.get("kind")
         if kind not in ("training", "evaluation"):
-            raise refuse(f"kind must be 'training' or 'evaluation', got {_short(kind)}")
+            raise refuse(f"kind must be 'training' or 'evaluation', got {shown(kind)}")
         digest = data.get("config_digest")
         if digest is not None and not isinstance(digest, str):
-            raise refuse(f"config_digest must be a string, got {_short(digest)}")
+            raise refuse(f"config_digest must be a string, got {shown(digest)}")
         versions = data.get("versions") or {}
         if not isinstance(versions, dict):
             raise refuse(f"versions must be a mapping, got {type(versions).__name__}")
@@ -278,10 +280,17 @@ class BaselineDocument:
         }
 
 
-def _short(value: Any) -> str:
-    """A value named in an error, cut short (the file's text never goes into a message whole)."""
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+_SHOWN = re.compile(r"[A-Za-z0-9_.\-/]{1,80}")
+
+
+def shown(value: Any) -> str:
+    """A value named in an error: numbers and short path-like words as they are, anything else by
+    its type only (an error never copies free text of a file that may be crafted)."""
+    if isinstance(value, bool | int | float) or value is None:
+        return repr(value)
+    if isinstance(value, str) and _SHOWN.fullmatch(value):
+        return repr(value)
+    return f"a {type(value).__name__}" + (f" of {len(value)} characters" if isinstance(value, str) else "")
 
 
 def check_metric(value: Any) -> dict[str, Any]:
@@ -333,7 +342,7 @@ def _platform(value: Any, index: int, refuse: Any) -> PlatformEntry:
     if index > 0 and digest is None:
         raise refuse(f"{where}: a further platform needs its fingerprint and digest")
     if value.get("dir") != expected:
-        raise refuse(f"{where}.dir must be {expected!r}, got {_short(value.get('dir'))}")
+        raise refuse(f"{where}.dir must be {expected!r}, got {shown(value.get('dir'))}")
     speed = value.get("speed")
     if speed is not None:
         try:
@@ -356,18 +365,16 @@ def _files(value: Any, refuse: Any) -> dict[str, str]:
         raise refuse("files must be a mapping of relative paths to sha256 digests")
     files = {}
     for name, digest in value.items():
-        parts = PurePosixPath(name).parts if isinstance(name, str) else ()
+        # The writer's names only (letters, digits, '.', '_', '-' between '/'), so that a name
+        # named in an error is never free text, and never leaves the case folder.
         if (
-            not parts
+            not isinstance(name, str)
+            or not _FILE_NAME.fullmatch(name)
             or len(name) > 1000
-            or name.startswith("/")
-            or "\\" in name
-            or "\x00" in name
             or any(part in (".", "..") for part in name.split("/"))
-            or "/".join(parts) != name
             or name == BASELINE_FILE
         ):
-            raise refuse(f"files: {_short(name)} is not a relative path inside the case")
+            raise refuse(f"files: {shown(name)} is not a relative path inside the case")
         if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
             raise refuse(f"files: {name}: expected a sha256 digest (64 hexadecimal digits)")
         files[name] = digest
