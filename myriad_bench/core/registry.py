@@ -16,6 +16,11 @@ True
 Factories must be pure descriptions: equal arguments give an equivalent object (the objects
 are immutable containers of functions and parameters). Arguments that cannot be frozen
 (arrays, objects without a hash) are passed through without memoising.
+
+A namespace (:meth:`Registry.register_namespace`) stands for a family of names that another
+library defines, ``<prefix>:<id>`` (``gymnax:CartPole-v1``): its resolver turns an id into a
+factory the first time the name is used, and the name then behaves like a registered one (one
+registration, so the same memo). Names registered explicitly win over a namespace.
 """
 
 from __future__ import annotations
@@ -28,9 +33,13 @@ from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-__all__ = ["Registration", "Registry", "freeze"]
+__all__ = ["Names", "Registration", "Registry", "Resolver", "freeze"]
 
 T = TypeVar("T")
+
+Resolver = Callable[[str], Callable[..., Any]]
+"""``resolver(id) -> factory`` of a namespace; raises (``ValueError``, ``ImportError``) saying why
+an id does not resolve."""
 
 _tokens = itertools.count(1)  # one counter for every registry: tokens never repeat in a process
 
@@ -93,6 +102,28 @@ class Registration(Generic[T]):
         )
 
 
+class Names(list):
+    """The registered names (a sorted list) whose ``in`` also answers for namespaced names.
+
+    ``"<prefix>:<id>" in names`` resolves the name through its namespace: ``True`` when it
+    resolves, and otherwise the namespace's own error (an unknown id with its closest matches,
+    a missing optional package) rather than a bare ``False``, so that a caller that checks
+    ``name in registry.names()`` reports why the name is not there.
+    """
+
+    def __init__(self, names: list[str], registry: Registry[Any]) -> None:
+        super().__init__(names)
+        self._registry = registry
+
+    def __contains__(self, name: object) -> bool:
+        if super().__contains__(name):
+            return True
+        if isinstance(name, str) and self._registry.namespace_of(name) is not None:
+            self._registry.registration(name)  # raises when the name does not resolve
+            return True
+        return False
+
+
 class Registry(Generic[T]):
     """Factories by name, with memoised construction.
 
@@ -118,6 +149,8 @@ class Registry(Generic[T]):
         self._optional = optional_keywords
         self._memo_size = memo_size
         self._registrations: dict[str, Registration[T]] = {}
+        self._namespaces: dict[str, Resolver] = {}
+        self._resolved: dict[str, Registration[T]] = {}  # namespaced names used so far
         self._memo: collections.OrderedDict[Hashable, T] = collections.OrderedDict()
         self._lock = threading.Lock()
 
@@ -135,30 +168,75 @@ class Registry(Generic[T]):
                 )
             registration = Registration(self, name, factory, next(_tokens))
             self._registrations[name] = registration
-            if previous is not None:
-                self._forget(previous.token)
+            for replaced in (previous, self._resolved.pop(name, None)):
+                if replaced is not None:
+                    self._forget(replaced.token)
         return registration
+
+    def register_namespace(self, prefix: str, resolver: Resolver, *, overwrite: bool = False) -> None:
+        """Let names ``<prefix>:<id>`` resolve through ``resolver(id) -> factory`` on first use.
+
+        ``prefix`` must be non-empty without ``:``; one already taken needs ``overwrite=True``
+        (which forgets the names resolved through the old resolver and what they built).
+        """
+        if not isinstance(prefix, str) or not prefix or ":" in prefix:
+            raise ValueError(
+                f"{self.kind} namespace prefixes must be non-empty strings without ':', got {prefix!r}"
+            )
+        if not callable(resolver):
+            raise TypeError(
+                f"{self.kind} namespace {prefix!r}: the resolver must be callable, got {resolver!r}"
+            )
+        with self._lock:
+            if prefix in self._namespaces and not overwrite:
+                raise ValueError(
+                    f"{self.kind} namespace {prefix!r} is already registered; "
+                    "pass overwrite=True to replace it"
+                )
+            self._namespaces[prefix] = resolver
+            for name in [name for name in self._resolved if name.startswith(prefix + ":")]:
+                self._forget(self._resolved.pop(name).token)
+
+    def namespace_of(self, name: str) -> str | None:
+        """The namespace prefix of ``name`` (``"gymnax"`` for ``"gymnax:CartPole-v1"``), else ``None``."""
+        prefix, colon, _ = name.partition(":")
+        return prefix if colon and prefix in self._namespaces else None
 
     def unregister(self, name: str) -> None:
         """Remove ``name`` (and what its factory built); an unknown name is ignored."""
         with self._lock:
-            registration = self._registrations.pop(name, None)
-            if registration is not None:
-                self._forget(registration.token)
+            for registration in (self._registrations.pop(name, None), self._resolved.pop(name, None)):
+                if registration is not None:
+                    self._forget(registration.token)
 
-    def names(self) -> list[str]:
-        """The registered names, sorted."""
+    def names(self) -> Names:
+        """The registered names, sorted; ``in`` also accepts names that a namespace resolves."""
         self._load_builtins()
-        return sorted(self._registrations)
+        return Names(sorted(self._registrations), self)
 
     def registration(self, name: str) -> Registration[T]:
-        """The current registration of ``name``; ``ValueError`` listing the known names otherwise."""
+        """The current registration of ``name``; ``ValueError`` listing the known names otherwise.
+
+        A namespaced name is resolved on first use (the resolver's error when it does not resolve).
+        """
         self._load_builtins()
-        try:
-            return self._registrations[name]
-        except KeyError:
+        registration = self._registrations.get(name) or self._resolved.get(name)
+        if registration is not None:
+            return registration
+        prefix = self.namespace_of(name)
+        if prefix is None:
             known = ", ".join(sorted(self._registrations))
-            raise ValueError(f"unknown {self.kind} {name!r}; registered: {known}") from None
+            namespaces = "".join(f"; or {p}:<id>" for p in sorted(self._namespaces))
+            raise ValueError(f"unknown {self.kind} {name!r}; registered: {known}{namespaces}")
+        # Resolved outside the lock: a resolver may import a library (slow) or use this registry.
+        resolver = self._namespaces[prefix]
+        factory = resolver(name[len(prefix) + 1 :])
+        registration = Registration(self, name, factory, next(_tokens))
+        with self._lock:
+            if self._namespaces.get(prefix) is not resolver:
+                return registration  # the namespace was replaced meanwhile: do not keep the old one
+            # A racing thread's registration wins if it came first: one token, one memo per name.
+            return self._resolved.setdefault(name, registration)
 
     def make(self, name: str, *args: Any, **kwargs: Any) -> T:
         """Build ``name`` with ``factory(*args, **kwargs)``; equal arguments return the same object."""
@@ -179,7 +257,8 @@ class Registry(Generic[T]):
         # Built outside the lock: a factory may make other objects (an env wrapping another).
         value = registration.factory(*args, **kwargs)
         with self._lock:
-            if self._registrations.get(registration.name) is not registration:
+            current = self._registrations.get(registration.name) or self._resolved.get(registration.name)
+            if current is not registration:
                 return value  # re-registered meanwhile: do not keep what the old factory built
             value = self._memo.setdefault(key, value)  # a racing thread's object wins if first
             self._memo.move_to_end(key)
