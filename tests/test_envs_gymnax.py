@@ -226,6 +226,21 @@ def test_override_values_are_coerced_and_array_fields_refused() -> None:
 
 
 @needs_gymnax
+def test_dict_spaces_are_refused_by_name() -> None:
+    from gymnax.environments import spaces
+    from gymnax.environments.classic_control.cartpole import CartPole
+
+    class DictCartPole(CartPole):
+        def observation_space(self, params: Any) -> Any:
+            return spaces.Dict({"x": spaces.Box(-1.0, 1.0, ())})
+
+    with pytest.raises(
+        ValueError, match=r"'mine': its observation space is a gymnax Dict .*Discrete and Box"
+    ):
+        from_gymnax(DictCartPole(), name="mine")
+
+
+@needs_gymnax
 def test_unknown_ids_list_the_closest_gymnax_ids() -> None:
     with pytest.raises(
         ValueError, match=r"unknown gymnax environment 'cartpole-v1' \(did you mean 'CartPole-v1'"
@@ -292,8 +307,11 @@ def test_a_done_at_the_time_limit_reads_as_truncation_for_gymnax_0_0_style_envs(
         def discount(self, state: Any, params: Any) -> jax.Array:
             return jnp.float32(1.0)
 
-    env = from_gymnax(OldCartPole(), max_steps=5)
+    old = OldCartPole()
+    env = from_gymnax(old, max_steps=5)
     assert env.max_steps == 5 and env.name == "gymnax:CartPole-v1"
+    # One pair of functions per gymnax object: adapting it again reuses compiled programs.
+    assert from_gymnax(old, name="old", gravity=9.0).step_env is env.step_env
     _, state = env.reset(jax.random.key(0))
     infos = []
     for t in range(5):  # balanced pushes: the pole stays up for 5 steps
@@ -301,7 +319,7 @@ def test_a_done_at_the_time_limit_reads_as_truncation_for_gymnax_0_0_style_envs(
         infos.append((bool(done), bool(info["terminated"]), bool(info["truncated"])))
     assert infos == [(False, False, False)] * 4 + [(True, False, True)]
     # A natural end before the limit stays a termination.
-    env = from_gymnax(OldCartPole(), max_steps=500)
+    env = from_gymnax(old, max_steps=500)
     _, state = env.reset(jax.random.key(0))
     for t in range(100):
         _, state, _, done, info = env.step(jax.random.key(t), state, jnp.int32(1))

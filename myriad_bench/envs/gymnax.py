@@ -14,8 +14,10 @@ the built-in environments. ``params`` is gymnax's ``EnvParams``, a dynamic argum
 compiled programs: overrides (``make_env("gymnax:<id>", **overrides)``) set its number and flag
 fields, validated like :func:`~myriad_bench.envs.environment.apply_overrides` (unknown names with
 the closest ones, floats finite numbers, ints integers, flags booleans); fields that hold arrays
-are not overridable. ``config`` is :class:`GymnaxConfig`: the id and ``max_steps``, which is
-``params.max_steps_in_episode`` (override either name; ``max_steps`` is this package's name for it).
+are not overridable, and a field is set as given (gymnax's derived fields, such as CartPole's
+``total_mass``, are not recomputed from the ones they derive from). ``config`` is
+:class:`GymnaxConfig`: the id and ``max_steps``, which is ``params.max_steps_in_episode``
+(override either name; ``max_steps`` is this package's name for it).
 
 - Spaces: gymnax ``Discrete(n)`` actions become :class:`~myriad_bench.core.spaces.Discrete`,
   ``Box`` spaces :class:`~myriad_bench.core.spaces.Box` with the same shape and bounds as
@@ -27,7 +29,7 @@ are not overridable. ``config`` is :class:`GymnaxConfig`: the id and ``max_steps
 - State: gymnax's ``EnvState`` itself, every leaf strongly typed and kept at the dtype the reset
   gave it (some gymnax steps turn an int ``time`` into a float), so that it can be the carry of
   a ``lax.scan``. ``time`` is int32, except in the gymnax environments that count it in floats
-  (MetaMaze, PointRobot, Reacher, the bandits), where it stays float32.
+  (MetaMaze, PointRobot, Reacher, the Bernoulli and Gaussian bandits), where it stays float32.
 
 Termination and truncation. gymnax >= 1.0 keeps them apart: its ``step_env`` returns in ``done``
 the natural termination only (``is_terminated``: the pole fell, the goal was reached), and its
@@ -89,10 +91,8 @@ class GymnaxConfig:
 
 
 class _Adapter(NamedTuple):
-    """A gymnax environment object, its default params and the adapted pure functions."""
+    """The adapted pure functions of one gymnax environment object."""
 
-    env: Any
-    default_params: Any
     reset_env: ResetFn
     step_env: StepFn
 
@@ -129,54 +129,70 @@ def gymnax_factory(env_id: str) -> Callable[..., Environment]:
     return functools.partial(make_gymnax_env, env_id)
 
 
-_ADAPTERS: dict[str, _Adapter] = {}
-_ADAPTERS_LOCK = threading.Lock()
+_GYMNAX_ENVS: dict[str, tuple[Any, Any]] = {}  # id -> (gymnax object, default params): one per process
+# Functions by gymnax object (identity): kept for the process, as compiled programs keyed on them are.
+_ADAPTERS: dict[Any, _Adapter] = {}
+_LOCK = threading.Lock()
 
 
 def make_gymnax_env(env_id: str, **overrides: Any) -> Environment:
     """The gymnax environment ``env_id`` with ``overrides`` of its params (see the module docstring).
 
-    Its functions are made once per ``env_id`` in the process; prefer ``make_env("gymnax:<id>")``,
-    which also returns the same object for equal overrides.
+    One gymnax object, so one pair of functions, per ``env_id`` in the process; prefer
+    ``make_env("gymnax:<id>")``, which also returns the same object for equal overrides.
     """
-    with _ADAPTERS_LOCK:  # one gymnax object and one pair of functions per id, even across threads
-        adapter = _ADAPTERS.get(env_id)
-        if adapter is None:
-            env, params = _gymnax().make(env_id)
-            adapter = _ADAPTERS[env_id] = _adapt(env, params)
-    return _environment(PREFIX + env_id, env_id, adapter, overrides)
+    with _LOCK:
+        if env_id not in _GYMNAX_ENVS:
+            _GYMNAX_ENVS[env_id] = _gymnax().make(env_id)
+        env, params = _GYMNAX_ENVS[env_id]
+    return _environment(PREFIX + env_id, env_id, env, params, overrides)
 
 
 def from_gymnax(env: Any, params: Any = None, *, name: str | None = None, **overrides: Any) -> Environment:
     """Adapt a gymnax environment object (one's own, or a configured one) with ``overrides`` of ``params``.
 
-    ``params`` defaults to ``env.default_params``; ``name`` to ``"gymnax:<env.name>"``. Each call
-    builds new functions (so new compiled programs): register the result with
-    ``register_env(name, lambda **kw: ...)`` around one adapted object to share them.
+    ``params`` defaults to ``env.default_params``; ``name`` to ``"gymnax:<env.name>"``. The
+    functions are made once per object, so adapting the same object again (other overrides or
+    params) reuses compiled programs. To use it by name, ``register_env(name, lambda **overrides:
+    from_gymnax(env, name=name, **overrides))``.
     """
     env_id = str(env.name)
-    adapter = _adapt(env, env.default_params if params is None else params)
-    return _environment(name or PREFIX + env_id, env_id, adapter, overrides)
+    params = env.default_params if params is None else params
+    return _environment(name or PREFIX + env_id, env_id, env, params, overrides)
 
 
-def _environment(name: str, env_id: str, adapter: _Adapter, overrides: Mapping[str, Any]) -> Environment:
-    params = _override(name, adapter.default_params, overrides)
-    max_steps = getattr(params, _MAX_STEPS)
+def _environment(
+    name: str, env_id: str, env: Any, default_params: Any, overrides: Mapping[str, Any]
+) -> Environment:
+    if not hasattr(default_params, _MAX_STEPS):
+        raise ValueError(f"environment {name!r}: its gymnax params have no {_MAX_STEPS} field")
+    params = _override(name, default_params, overrides)
+    adapter = _adapter(env)
     return Environment(
         name=name,
-        config=GymnaxConfig(env_id=env_id, max_steps=int(max_steps)),
+        config=GymnaxConfig(env_id=env_id, max_steps=int(getattr(params, _MAX_STEPS))),
         params=params,
-        observation_space=_space(name, "observation", adapter.env.observation_space(params)),
-        action_space=_space(name, "action", adapter.env.action_space(params)),
+        observation_space=_space(name, "observation", env.observation_space(params)),
+        action_space=_space(name, "action", env.action_space(params)),
         reset_env=adapter.reset_env,
         step_env=adapter.step_env,
     )
 
 
-def _adapt(env: Any, default_params: Any) -> _Adapter:
+def _adapter(env: Any) -> _Adapter:
+    """The functions of ``env``, made on its first use (an unhashable object's: on every call)."""
+    with _LOCK:
+        try:
+            adapter = _ADAPTERS.get(env)
+        except TypeError:
+            return _adapt(env)
+        if adapter is None:
+            adapter = _ADAPTERS[env] = _adapt(env)
+        return adapter
+
+
+def _adapt(env: Any) -> _Adapter:
     """Our pure ``reset_env``/``step_env`` around ``env``'s (non-resetting) ones."""
-    if not hasattr(default_params, _MAX_STEPS):
-        raise ValueError(f"gymnax environment {env.name!r}: its params have no {_MAX_STEPS} field")
     done_is_terminated = _states_termination_apart(env)
 
     def reset_env(key: jax.Array, params: Any, config: GymnaxConfig) -> tuple[jax.Array, Any]:
@@ -200,7 +216,7 @@ def _adapt(env: Any, default_params: Any) -> _Adapter:
             dict(info),
         )
 
-    return _Adapter(env, default_params, reset_env, step_env)
+    return _Adapter(reset_env, step_env)
 
 
 def _states_termination_apart(env: Any) -> bool:
