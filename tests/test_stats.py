@@ -457,7 +457,14 @@ def test_speed_verdicts_need_margin_and_noise_both():
 
 def test_speed_with_few_rounds_says_which_rule_decided():
     one = decide_speed([70.0], [100.0, 101.0, 99.0], margin=0.15)
-    assert one.verdict == "slower" and one.p_value is None and "one round" in one.basis
+    assert one.verdict == "slower" and one.p_value <= 0.01 and "prediction interval" in one.basis
+    # One round 25% slower, but the baseline's own rounds vary that much: not a verdict.
+    noisy = decide_speed([75.0], [100.0, 70.0, 130.0, 90.0, 115.0], margin=0.15)
+    assert noisy.verdict == "no change" and noisy.p_value > 0.01
+    # The mirror: many rounds against a one-round baseline use the run's spread.
+    assert decide_speed([70.0, 71.0, 69.0], [100.0], margin=0.15).verdict == "slower"
+    single = decide_speed([80.0], [100.0], margin=0.15)
+    assert single.verdict == "slower" and single.p_value is None and "one round each" in single.basis
     assert decide_speed([90.0], [100.0], margin=0.15).verdict == "no change"
     three = decide_speed([70.0, 71.0, 69.5], [100.0, 101.0, 99.0], margin=0.15)
     assert three.verdict == "slower" and three.basis.startswith("Welch's t on log rates")

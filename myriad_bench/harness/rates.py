@@ -5,12 +5,17 @@ margin, *and* the difference beyond the rounds' noise, shown by a one-sided Mann
 (exact when there are no ties) of the run's rates against the baseline's rates moved to the
 margin, ``baseline * (1 - margin)``. ``faster`` is the mirror, against ``baseline * (1 + margin)``.
 Ranks make the test indifferent to the shape of timing noise (a slow outlier round weighs like
-any other slow round).
+any other slow round). Many rounds are tested as 8 contiguous blocks' medians per side
+(:func:`blocks`): round times drift, and neighbouring rounds are not independent.
 
-Fewer rounds: with a single round on either side there is no noise to estimate, and the margin
-alone decides on the medians. With so few rounds on both sides that no rank statistic can reach
-alpha (3 vs 3 rounds: the smallest one-sided p is 1/20), Welch's t on the log rates stands in
-(exact for log-normal round times, the usual shape of timing noise). ``basis`` says which.
+Fewer rounds: a single round on one side (``--benchmark-disable``, a round over the budget) is
+compared with the other side's rounds by a prediction interval on the log rates (Student's t
+with that side's spread, ``sqrt(1 + 1/n)`` wide): one short, noisy round slower than the margin
+is not ``slower`` unless it also lies outside what the other side's rounds vary by. With a
+single round on both sides, or no spread at all, the margin alone decides on the medians. With
+so few rounds on both sides that no rank statistic can reach alpha (3 vs 3 rounds: the smallest
+one-sided p is 1/20), Welch's t on the log rates stands in (exact for log-normal round times,
+the usual shape of timing noise). ``basis`` says which.
 
 >>> decide_speed([70.0, 71, 69, 70, 72], [100.0, 101, 99, 100, 102], margin=0.15).verdict
 'slower'
@@ -18,6 +23,7 @@ alpha (3 vs 3 rounds: the smallest one-sided p is 1/20), Welch's t on the log ra
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 from collections.abc import Sequence
@@ -29,7 +35,7 @@ from scipy import stats as sps
 
 from myriad_bench.harness.permutation import count_splits
 
-__all__ = ["SpeedDecision", "decide_speed", "rate_summary", "speed_verdicts"]
+__all__ = ["BLOCKS", "SpeedDecision", "blocks", "decide_speed", "rate_summary", "speed_verdicts"]
 
 SpeedVerdict = Literal["slower", "faster", "no change"]
 
@@ -100,6 +106,41 @@ def _test(run: np.ndarray, reference: np.ndarray, alternative: str, alpha: float
     return np.asarray(result.pvalue), f"Mann–Whitney U ({method})"
 
 
+def _predict(
+    run: np.ndarray, reference: np.ndarray, alternative: str, alpha: float
+) -> tuple[np.ndarray, str]:
+    """Per row, p that one side's single round lies below/above the other side's rounds' log-normal spread."""
+    many = run if run.shape[-1] > 1 else reference
+    n = many.shape[-1]
+    logs = np.log(many)
+    scale = logs.std(axis=-1, ddof=1) * math.sqrt(1.0 + 1.0 / n)
+    t = (np.log(run).mean(axis=-1) - np.log(reference).mean(axis=-1)) / scale
+    p = sps.t.cdf(t, df=n - 1) if alternative == "less" else sps.t.sf(t, df=n - 1)
+    return np.asarray(p), "prediction interval of one round from the other side's rounds (t on log rates)"
+
+
+BLOCKS = 8
+"""Rounds are tested as this many contiguous blocks (each its median) per side, at most."""
+
+
+def blocks(rates: np.ndarray, count: int = BLOCKS) -> np.ndarray:
+    """The medians of ``count`` contiguous blocks of rounds (the rounds themselves when fewer).
+
+    Round times drift: on a shared 2-core machine a millisecond program's rounds ran 7.3 ms for
+    a few hundred milliseconds, then 11.6 ms, and so on. Neighbouring rounds are not independent
+    draws, so a rank test over single rounds finds "significant" changes in that drift; over
+    block medians it tests what persists across the timed window.
+
+    >>> blocks(np.array([[1.0, 2.0, 3.0, 10.0, 11.0, 12.0]]), count=2).tolist()
+    [[2.0, 11.0]]
+    """
+    n = rates.shape[-1]
+    if n <= count:
+        return rates
+    edges = np.linspace(0, n, count + 1).round().astype(int)
+    return np.stack([np.median(rates[..., a:b], axis=-1) for a, b in itertools.pairwise(edges)], axis=-1)
+
+
 def speed_verdicts(
     rates: np.ndarray, baseline_rates: np.ndarray, *, margin: float, alpha: float = 0.01
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
@@ -115,18 +156,21 @@ def speed_verdicts(
         raise ValueError(f"alpha must lie strictly between 0 and 0.5, got {alpha!r}")
     run, base = np.atleast_2d(rates), np.atleast_2d(baseline_rates)
     ratio = np.median(run, axis=-1) / np.median(base, axis=-1)
+    run, base = blocks(run), blocks(base)
     below, above = ratio < 1.0 - margin, ratio > 1.0 + margin
     flat = (np.ptp(run, axis=-1) == 0) & (np.ptp(base, axis=-1) == 0)
     p_slow = p_fast = np.full(ratio.shape, np.nan)
-    if run.shape[-1] == 1 or base.shape[-1] == 1:
-        basis = "margin alone on the medians (one round)"
+    single = (run.shape[-1] == 1) != (base.shape[-1] == 1)
+    if run.shape[-1] == 1 and base.shape[-1] == 1:
+        basis = "margin alone on the medians (one round each)"
     elif np.all(flat):
         basis = "margin alone on the medians (no spread in the rounds)"
     else:
         with warnings.catch_warnings():  # rows without spread warn; the margin decides them below
             warnings.simplefilter("ignore", RuntimeWarning)
-            p_slow, basis = _test(run, base * (1.0 - margin), "less", alpha)
-            p_fast, _ = _test(run, base * (1.0 + margin), "greater", alpha)
+            test = _predict if single else _test
+            p_slow, basis = test(run, base * (1.0 - margin), "less", alpha)
+            p_fast, _ = test(run, base * (1.0 + margin), "greater", alpha)
         # No spread on either side: nothing to test against, the margin alone decides.
         p_slow, p_fast = np.where(flat, np.nan, p_slow), np.where(flat, np.nan, p_fast)
         below &= flat | (p_slow <= alpha)

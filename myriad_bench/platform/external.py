@@ -59,8 +59,8 @@ def results_from_curves(
         y = y[..., None]
     if y.ndim != 3 or y.shape[:2] != (len(seed_list), x.size) or y.shape[2] == 0:
         raise ValueError(
-            f"returns must be shaped (seeds, evals) or (seeds, evals, episodes) = ({len(seed_list)}, {x.size}[, n]), "
-            f"got shape {np.shape(returns)}"
+            "returns must be shaped (seeds, evals) or (seeds, evals, episodes) = "
+            f"({len(seed_list)}, {x.size}[, n]), got shape {np.shape(returns)}"
         )
     if len(set(seed_list)) != len(seed_list):
         raise ValueError(f"seeds must be distinct, got {seed_list}")
