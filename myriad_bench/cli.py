@@ -65,9 +65,9 @@ def _compare(args: argparse.Namespace) -> int:
         update_command=f"python -m pytest <the test of case {stored.case}> --myriad-update-baselines",
     )
     if record.passed:
-        print(f"case '{stored.case}' passed: {record.message}")
-        for verdict in record.verdicts:
-            print(f"  {verdict.describe()}")
+        print(f"case '{stored.case}' passed ({record.label}): {record.message}")
+        for decision in record.decisions:
+            print(f"  {decision.describe()}")
         return _PASS
     print(record.message)
     return _FAIL
@@ -107,7 +107,7 @@ def _baseline_rows(root: Path) -> list[list[str]]:
                     baseline.kind if index == 0 else "",
                     platform.describe(),
                     ",".join(str(s) for s in platform.seeds),
-                    number(float(np.mean(finals))),
+                    number(float(np.mean(finals))) if finals else "—",
                     _speed_text(platform.speed),
                     (baseline.meta.created or "") if index == 0 else "",
                 ]

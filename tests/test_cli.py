@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_baselines import evaluation_results, training_results
+from test_baselines import SEEDS, evaluation_results, training_results
 
 from myriad_bench.cli import main
 from myriad_bench.harness.baseline_store import BaselineStore, SpeedSection
@@ -17,7 +17,7 @@ from myriad_bench.store.fingerprint import fingerprint_digest, platform_fingerpr
 @pytest.fixture
 def store(tmp_path):
     store = BaselineStore(tmp_path / "baselines")
-    store.write("train.case", [training_results(s) for s in (0, 1, 2)], fingerprint=platform_fingerprint())
+    store.write("train.case", [training_results(s) for s in SEEDS], fingerprint=platform_fingerprint())
     store.write("eval.case", [evaluation_results(4)], fingerprint=platform_fingerprint())
     return store
 
@@ -30,10 +30,12 @@ def save_runs(tmp_path, runs, name="run"):
 
 
 def test_compare_reproduced_run_passes_exactly(tmp_path, store, capsys):
-    run_dir = save_runs(tmp_path, [training_results(s) for s in (0, 1, 2)])
+    run_dir = save_runs(tmp_path, [training_results(s) for s in SEEDS])
     assert main(["compare", str(run_dir), str(store.path("train.case"))]) == 0
     out = capsys.readouterr().out
-    assert "case 'train.case' passed: exact comparison (same platform fingerprint and seeds)" in out
+    assert (
+        "case 'train.case' passed (reproduced): exact comparison (same platform fingerprint and seeds)" in out
+    )
     assert "final return: no change" in out
 
 
@@ -44,7 +46,7 @@ def test_compare_single_run_dir_of_an_evaluation(tmp_path, store, capsys):
 
 
 def test_compare_regression_prints_the_fixture_message_and_fails(tmp_path, store, capsys):
-    run_dir = save_runs(tmp_path, [training_results(s, level=40.0) for s in (0, 1, 2)])
+    run_dir = save_runs(tmp_path, [training_results(s, level=40.0) for s in SEEDS])
     code = main(["compare", str(run_dir), str(store.path("train.case")), "--compare", "stat"])
     out = capsys.readouterr().out
     assert code == 1
@@ -57,7 +59,7 @@ def test_compare_regression_prints_the_fixture_message_and_fails(tmp_path, store
 def test_compare_refuses_a_broken_baseline_naming_the_file(tmp_path, store, capsys):
     target = store.path("train.case") / "seed-2" / "results.pkl"
     target.write_bytes(b"\x80\x05garbage")
-    run_dir = save_runs(tmp_path, [training_results(s) for s in (0, 1, 2)])
+    run_dir = save_runs(tmp_path, [training_results(s) for s in SEEDS])
     assert main(["compare", str(run_dir), str(store.path("train.case"))]) == 2
     assert str(target) in capsys.readouterr().err
 
@@ -75,7 +77,7 @@ def test_baselines_list_shows_each_platform_and_flags_broken_ones(store, capsys)
     assert here in lines[1] and fingerprint_digest(platform_fingerprint()) in lines[2]
     assert "Other CPU (AVX2)" in lines[3] and fingerprint_digest(other) in lines[3]
     assert " 0,1 " in lines[3] and "12,346 steps/s ±4% (5 rounds)" in lines[3]
-    assert " 0,1,2 " in lines[2] and "steps/s" not in lines[2]
+    assert " 0,1,2,3,4,5 " in lines[2] and "steps/s" not in lines[2]
     (store.path("eval.case") / "baseline.yaml").write_text("nonsense: true\n")
     assert main(["baselines", "list", "--dir", str(store.root)]) == 2
     error = [line for line in capsys.readouterr().out.splitlines() if line.startswith("eval.case")]

@@ -7,7 +7,7 @@ import re
 import sys
 
 import pytest
-from test_baselines import FINGERPRINT, OTHER_FINGERPRINT, evaluation_results, training_results
+from test_baselines import FINGERPRINT, OTHER_FINGERPRINT, SEEDS, evaluation_results, training_results
 
 from myriad_bench.harness.baseline_store import BaselineStore
 from myriad_bench.harness.check import check_results
@@ -18,8 +18,8 @@ from myriad_bench.harness.report import markdown_report, summary_rows, table_lin
 @pytest.fixture(scope="module")
 def records(tmp_path_factory):
     store = BaselineStore(tmp_path_factory.mktemp("report") / "baselines")
-    store.write("a.regressed", [training_results(s) for s in (0, 1, 2)], fingerprint=FINGERPRINT)
-    store.write("b.same", [training_results(s) for s in (0, 1, 2)], fingerprint=FINGERPRINT)
+    store.write("a.regressed", [training_results(s) for s in SEEDS], fingerprint=FINGERPRINT)
+    store.write("b.same", [training_results(s) for s in SEEDS], fingerprint=FINGERPRINT)
     store.write("c.eval", [evaluation_results(0)], fingerprint=FINGERPRINT)
 
     def timing(env_steps_per_s: float) -> Timing:
@@ -27,7 +27,7 @@ def records(tmp_path_factory):
 
     worse = check_results(
         "a.regressed",
-        [training_results(s, level=50.0) for s in (0, 1, 2)],
+        [training_results(s, level=50.0) for s in SEEDS],
         store.read("a.regressed"),
         fingerprint=OTHER_FINGERPRINT,
         update_command="CMD",
@@ -36,7 +36,7 @@ def records(tmp_path_factory):
     )
     same = check_results(
         "b.same",
-        [training_results(s) for s in (0, 1, 2)],
+        [training_results(s) for s in SEEDS],
         store.read("b.same"),
         fingerprint=FINGERPRINT,
         nodeid="t.py::b.same",
@@ -58,7 +58,7 @@ def test_labels_and_rows(records):
     ]  # fmt: skip
     rows = {row["case"]: row for row in summary_rows(records)}
     regressed = rows["a.regressed"]
-    assert regressed["seeds"] == "3" and regressed["mode"] == "stat"
+    assert regressed["seeds"] == str(len(SEEDS)) and regressed["mode"] == "stat"
     assert re.fullmatch(r"-(49|50)\.\d% \[-\d+\.\d%, -\d+\.\d%\]", regressed["Δ%"]), regressed["Δ%"]
     assert " ± " in regressed["baseline"] and " ± " in regressed["obtained"]
     assert regressed["env-steps/s"] == "2.50M"
@@ -84,7 +84,7 @@ def test_table_is_aligned(records):
 
 def test_markdown_has_table_failures_and_unused(records):
     text = markdown_report(records, unused=["z.old"], notes=["a note"])
-    assert "| a.regressed | 3 |" in text
+    assert "| a.regressed | 6 |" in text
     assert "**regression (final, AUC)**" in text and "**no baseline**" in text
     assert "<details><summary>a.regressed — regression (final, AUC)</summary>" in text
     assert "- `z.old`" in text and "_a note_" in text

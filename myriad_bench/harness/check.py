@@ -2,54 +2,78 @@
 
 :func:`check_results` takes TrainingResults, a list of them (one per seed) or EvaluationResults
 and returns a :class:`~myriad_bench.harness.records.CaseRecord` whose ``message`` is what the
-user reads. Every path goes through it: the ``baseline`` fixture (checking or updating) and
-``myriad-bench compare``. It never raises for a failed comparison and knows nothing of pytest.
+user reads. Every path goes through it: the ``baseline`` fixture (checking, updating, adding a
+platform) and ``myriad-bench compare``. It never raises for a failed comparison and knows
+nothing of pytest.
 
-Order of the checks: the baseline exists, holds the same kind of results and the same config
-(seeds aside); then the comparison, exact when the platform fingerprint and seeds match (or
-when asked), statistical otherwise.
+Order of the checks: the baseline exists and holds the same kind of results; the baseline's
+runs of this platform (else of the closest one) are chosen; the config must be the same (seeds
+aside: a difference fails, with the returns comparison below it); then the comparison, exact
+on a platform with its own runs of the same seeds, statistical otherwise
+(:mod:`~myriad_bench.harness.learning`; with ``max_seeds`` an inconclusive training check trains
+more seeds and looks again, spending alpha across looks); and the speed
+(:mod:`~myriad_bench.harness.speed`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-from myriad_bench.harness import messages, stats
-from myriad_bench.harness.baseline_store import BASELINE_FILE, Baseline, BaselineStore
-from myriad_bench.harness.curves import RunCurves, as_runs, consistent_kind, curves_by_seed
-from myriad_bench.harness.records import CaseRecord, Difference, Kind, Timing, finite
-from myriad_bench.harness.speed import SpeedOptions, compare_speed
+from myriad_bench.harness import learning, messages, stats
+from myriad_bench.harness.baseline_store import (
+    BASELINE_FILE,
+    Baseline,
+    BaselineError,
+    BaselineStore,
+    PlatformRuns,
+    SpeedSection,
+)
+from myriad_bench.harness.curves import RunCurves, as_runs, consistent_kind, curves_by_seed, seed_of
+from myriad_bench.harness.differences import config_differences, fingerprint_differences
+from myriad_bench.harness.records import CaseRecord, Kind, Look, SpeedRecord, Timing, finite
+from myriad_bench.harness.sequential import SequentialPlan
+from myriad_bench.harness.speed import SpeedOptions, compare_speed, section_to_keep
 from myriad_bench.store.fingerprint import same_platform
 
 __all__ = [
     "COMPARE_MODES",
     "CheckOptions",
+    "MoreSeeds",
     "Writer",
     "check_results",
     "config_differences",
     "fingerprint_differences",
-    "stat_label",
+    "speed_section",
 ]
 
 CompareMode = Literal["auto", "exact", "stat"]
 COMPARE_MODES = ("auto", "exact", "stat")
-_SHORT_METRIC = {"final return": "final", "area under the eval curve": "AUC"}
+MoreSeeds = Callable[[list[int]], list[Any]]
+"""Trains these new seeds with the program that made the results (adaptive seeds)."""
 
 
 @dataclass(frozen=True)
 class CheckOptions:
-    """How to compare: mode, one-sided risk ``alpha``, relative ``margin``, bootstrap and tolerances."""
+    """How to compare: mode, one-sided risk ``alpha``, relative ``margin``, strictness, seeds, metric.
+
+    ``max_seeds``: an inconclusive training check may grow to this many seeds (and an update
+    writes this many). ``metric`` / ``higher_is_better`` default to what the results say
+    (curves of one's own code carry them), else ``return`` / True.
+    """
 
     compare: CompareMode = "auto"
     alpha: float = 0.01
     margin: float = 0.05
-    reps: int = 2000
+    strict: bool = False
+    max_seeds: int | None = None
+    metric: str | None = None
+    higher_is_better: bool | None = None
     seed: int = 0
     rtol: float = 1e-5
     atol: float = 1e-6
@@ -58,154 +82,25 @@ class CheckOptions:
         if self.compare not in COMPARE_MODES:
             raise ValueError(f"compare must be one of {', '.join(COMPARE_MODES)}, got {self.compare!r}")
         # The one place alpha and margin are checked: options, ini, marker and call all come here.
-        if not (isinstance(self.alpha, int | float) and 0.0 < self.alpha < 1.0):
-            raise ValueError(f"alpha must lie strictly between 0 and 1, got {self.alpha!r}")
+        if not (isinstance(self.alpha, int | float) and 0.0 < self.alpha < 0.5):
+            raise ValueError(f"alpha must lie strictly between 0 and 0.5, got {self.alpha!r}")
         if not (isinstance(self.margin, int | float) and math.isfinite(self.margin) and self.margin >= 0):
             raise ValueError(
                 f"margin must be a finite number >= 0 (a fraction of |baseline|), got {self.margin!r}"
             )
+        if self.max_seeds is not None and (isinstance(self.max_seeds, bool) or int(self.max_seeds) < 1):
+            raise ValueError(f"max_seeds must be a positive number of seeds, got {self.max_seeds!r}")
 
 
 @dataclass(frozen=True)
 class Writer:
-    """Update mode: write the case into ``store`` as ``owner`` (a test) of the run ``run_id``."""
+    """Update mode: write the case into ``store`` as ``owner`` (a test) of the run ``run_id``;
+    with ``add_platform``, add this platform's runs beside the others instead of rewriting."""
 
     store: BaselineStore
     run_id: str
     owner: str
-
-
-# --------------------------------------------------------------------------- differences
-
-
-def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(data, Mapping):
-        flat: dict[str, Any] = {}
-        for key, value in data.items():
-            flat.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
-        return flat
-    return {prefix: data}
-
-
-def _differences(old: Mapping[str, Any], new: Mapping[str, Any], skip: str = "") -> list[Difference]:
-    differences = []
-    for key in sorted(set(old) | set(new)):
-        if key == skip or (key in old and key in new and old[key] == new[key]):
-            continue
-        absent = "baseline" if key not in old else "current" if key not in new else ""
-        differences.append(Difference(key, old.get(key), new.get(key), absent))
-    return differences
-
-
-def config_differences(baseline_config: Any, current_config: Any) -> list[Difference]:
-    """Each config field that differs between the baseline's and the current config, seed aside."""
-    old = _flatten(baseline_config.model_dump(mode="json"))
-    new = _flatten(current_config.model_dump(mode="json"))
-    return _differences(old, new, skip="run.seed")
-
-
-def fingerprint_differences(baseline: Mapping | None, current: Mapping | None) -> list[Difference]:
-    """Each platform-fingerprint entry that differs between the baseline's and the current one."""
-    return _differences(_flatten(baseline or {}), _flatten(current or {}))
-
-
-# --------------------------------------------------------------------------- comparisons
-
-
-def _choose_mode(
-    options: CheckOptions, baseline: Baseline, new_seeds: Sequence[int], fingerprint: Mapping | None
-) -> tuple[str, str]:
-    """``(mode, why)``: exact when asked, or on the baseline's platform with its seeds; else stat."""
-    if options.compare == "stat":
-        return "stat", "stat comparison requested"
-    if options.compare == "exact":
-        return "exact", "exact comparison requested"
-    if not baseline.fingerprint:
-        return "stat", "the baseline records no platform fingerprint"
-    if not fingerprint:
-        return "stat", "the run has no platform fingerprint"
-    if not same_platform(fingerprint, baseline.fingerprint):
-        return "stat", "the platform fingerprint differs from the baseline's"
-    if sorted(new_seeds) != baseline.seeds:
-        return "stat", f"seeds {sorted(new_seeds)} differ from the baseline's {baseline.seeds}"
-    return "exact", "same platform fingerprint and seeds"
-
-
-def stat_label(verdicts: Sequence[stats.Verdict]) -> str:
-    """``regression (final, AUC)`` naming what regressed; else ``improvement`` or ``no change``."""
-    regressed = [_SHORT_METRIC.get(v.metric, v.metric) for v in verdicts if v.kind == "regression"]
-    if regressed:
-        return f"regression ({', '.join(regressed)})"
-    return "improvement" if any(v.kind == "improvement" for v in verdicts) else "no change"
-
-
-def _scores(curves: Mapping[int, RunCurves], attr: str) -> np.ndarray:
-    return np.stack([getattr(c, attr) for c in curves.values()])
-
-
-def _stat_verdicts(
-    base: Mapping[int, RunCurves], new: Mapping[int, RunCurves], kind: Kind, options: CheckOptions
-) -> list[stats.Verdict]:
-    metrics = {"final return": "final_returns"}
-    if kind == "training":
-        metrics["area under the eval curve"] = "auc_returns"
-    return [
-        stats.compare_scores(
-            _scores(new, attr),
-            _scores(base, attr),
-            options.alpha,
-            options.margin,
-            options.reps,
-            options.seed,
-            metric=metric,
-        )
-        for metric, attr in metrics.items()
-    ]
-
-
-def _exact_problems(
-    base: Mapping[int, RunCurves], new: Mapping[int, RunCurves], options: CheckOptions
-) -> list[str]:
-    """What does not reproduce, per seed (the first differing array of each seed); empty when all do."""
-    if set(base) != set(new):
-        return [f"exact comparison needs the baseline's seeds {sorted(base)}, got {sorted(new)}"]
-    problems = []
-    for seed in sorted(base):
-        b, n = base[seed], new[seed]
-        if b.steps.shape != n.steps.shape or not np.array_equal(b.steps, n.steps):
-            problems.append(
-                f"seed {seed}: evaluated at steps {n.steps.astype(int).tolist()}, baseline at "
-                f"{b.steps.astype(int).tolist()}"
-            )
-            continue
-        for label, got, want in (
-            ("mean return curve", n.mean_return, b.mean_return),
-            ("episode returns", n.episode_returns, b.episode_returns),
-        ):
-            found = stats.exact_match(got, want, options.rtol, options.atol)
-            if found.ok:
-                continue
-            where = ""
-            if found.worst_index is not None:
-                index = found.worst_index
-                obtained, stored = messages.number(float(got[index])), messages.number(float(want[index]))
-                where = f"; largest at step {int(b.steps[index[0]])}: obtained {obtained}, baseline {stored}"
-            problems.append(
-                f"seed {seed}: {label} differ (max |Δ| {messages.number(found.max_abs_diff)}; "
-                f"{found.reason}{where})"
-            )
-            break
-    return problems
-
-
-def _interval(curves: Mapping[int, RunCurves], options: CheckOptions) -> tuple[float, float]:
-    found = stats.interval_estimate(
-        _scores(curves, "final_returns"), reps=options.reps, confidence=1 - options.alpha
-    )
-    return found.low, found.high
-
-
-# --------------------------------------------------------------------------- the engine
+    add_platform: bool = False
 
 
 def check_results(
@@ -221,18 +116,36 @@ def check_results(
     timing: Timing | None = None,
     writer: Writer | None = None,
     speed: SpeedOptions | None = None,
+    more_seeds: MoreSeeds | None = None,
 ) -> CaseRecord:
     """Compare ``results`` with ``baseline``, or with a ``writer`` store them as the case's baseline.
 
     ``fingerprint`` is the platform the results were produced on; ``update_command`` the exact
     command that rewrites the baseline (shown in every failure); ``baseline_path`` where the
-    case lives (default: the baseline's folder); ``timing`` the timed run's throughput.
+    case lives (default: the baseline's folder); ``timing`` the timed run's rounds;
+    ``more_seeds`` trains further seeds of the same program (adaptive seeds, ``max_seeds``).
     """
     options = options or CheckOptions()
+    speed = speed or SpeedOptions()
     runs = as_runs(results)
     kind = consistent_kind(runs)
+    record = _obtained(case, nodeid, kind, runs)
+    where = Path(baseline_path) if baseline_path is not None else baseline.directory if baseline else None
+    if writer is not None:
+        return _write(record, runs, writer, fingerprint, timing, speed, options, more_seeds)
+    if baseline is None:
+        expected = where / BASELINE_FILE if where is not None else None
+        missing = compare_speed(timing, None, speed, not_comparable="there is no baseline yet")
+        message = messages.missing_baseline(case, expected, update_command)
+        return replace(record, status="missing", message=message, speed=missing)
+    return _compare(
+        record, runs, baseline, options, fingerprint, timing, speed, more_seeds, update_command, where
+    )
+
+
+def _obtained(case: str, nodeid: str, kind: Kind, runs: Sequence[Any]) -> CaseRecord:
     new = curves_by_seed(runs)
-    obtained = CaseRecord(
+    return CaseRecord(
         case=case,
         status="passed",
         nodeid=nodeid,
@@ -240,98 +153,242 @@ def check_results(
         seeds=sorted(new),
         obtained_curves={seed: c.curve() for seed, c in new.items()},
         final_return_obtained=float(np.mean([c.final_return for c in new.values()])),
-        final_return_obtained_ci=_interval(new, options),
-        speed=compare_speed(timing, None, speed or SpeedOptions()),
+        final_return_obtained_ci=_interval(new),
     )
-    where = Path(baseline_path) if baseline_path is not None else baseline.directory if baseline else None
-    if writer is not None:
-        return _write(obtained, runs, writer, fingerprint)
-    if baseline is None:
-        expected = where / BASELINE_FILE if where is not None else None
-        return _replace(obtained, "missing", messages.missing_baseline(case, expected, update_command))
-    return _compare(obtained, runs, new, baseline, options, fingerprint, update_command, where)
 
 
-def _replace(record: CaseRecord, status: str, message: str, **changes: Any) -> CaseRecord:
-    return replace(record, status=status, message=message, **changes)
+def _interval(curves: Mapping[int, RunCurves]) -> tuple[float, float]:
+    found = stats.interval_estimate(np.stack([c.final_returns for c in curves.values()]), confidence=0.95)
+    return found.low, found.high
 
 
-def _write(record: CaseRecord, runs: list[Any], writer: Writer, fingerprint: Mapping | None) -> CaseRecord:
-    owner = writer.store.claim(record.case, writer.run_id, writer.owner)
+def _metric(options: CheckOptions, runs: Sequence[Any]) -> tuple[str, bool]:
+    config = runs[0].config
+    metric = options.metric or getattr(config, "metric", None) or "return"
+    higher = options.higher_is_better
+    if higher is None:
+        higher = bool(getattr(config, "higher_is_better", True))
+    return metric, higher
+
+
+def _grown(runs: list[Any], more_seeds: MoreSeeds, count: int, taken: set[int]) -> list[Any]:
+    """``runs`` and ``count`` more: new seed values (none of ``taken``), trained by ``more_seeds``."""
+    seeds, candidate = [], max(taken, default=-1) + 1
+    while len(seeds) < count:
+        if candidate not in taken:
+            seeds.append(candidate)
+        candidate += 1
+    taken.update(seeds)
+    return [*runs, *more_seeds(seeds)]
+
+
+# --------------------------------------------------------------------------- update mode
+
+
+def _write(
+    record: CaseRecord,
+    runs: list[Any],
+    writer: Writer,
+    fingerprint: Mapping | None,
+    timing: Timing | None,
+    speed: SpeedOptions,
+    options: CheckOptions,
+    more_seeds: MoreSeeds | None,
+) -> CaseRecord:
+    store, case = writer.store, record.case
+    owner = store.claim(case, writer.run_id, writer.owner)
     if owner is not None:
-        return _replace(record, "failed", messages.claimed(record.case, owner))
-    outcome = writer.store.write(record.case, runs, fingerprint=dict(fingerprint) if fingerprint else None)
-    return _replace(record, "written", outcome.message, path=str(outcome.path))
+        return replace(record, status="failed", message=messages.claimed(case, owner))
+    wanted = options.max_seeds or 0
+    if record.kind == "training" and more_seeds is not None and len(runs) < wanted:
+        # Baselines are written with max_seeds seeds: the baseline side is as strong as it gets.
+        runs = _grown(runs, more_seeds, wanted - len(runs), {seed_of(run) for run in runs})
+        record = replace(_obtained(case, record.nodeid, record.kind, runs), nodeid=record.nodeid)
+    fingerprint = dict(fingerprint) if fingerprint else None
+    stored = _stored_speed(store, case, fingerprint)
+    section = speed_section(timing, stored, speed)
+    metric, higher = _metric(options, runs)
+    try:
+        if writer.add_platform:
+            outcome = store.add_platform(case, runs, fingerprint=fingerprint, speed=section)
+        else:
+            metric_entry = {"name": metric, "higher_is_better": higher}
+            outcome = store.write(case, runs, fingerprint=fingerprint, speed=section, metric=metric_entry)
+    except BaselineError as error:
+        return replace(record, status="failed", message=f"baseline not written for case '{case}': {error}")
+    written = None
+    if section is not None:
+        verdict = "kept" if section is stored else "written"
+        written = SpeedRecord(verdict, section.env_steps_per_s, rounds=section.rounds, spread=section.spread)
+        written = replace(written, compile_s=section.compile_s, compile_cache=section.compile_cache)
+    return replace(record, status="written", message=outcome.message, path=str(outcome.path), speed=written)
+
+
+def _stored_speed(store: BaselineStore, case: str, fingerprint: Mapping | None) -> SpeedSection | None:
+    if not store.exists(case):
+        return None
+    try:
+        platform = store.read(case).for_platform(fingerprint)
+    except BaselineError:
+        return None  # an unreadable case is being rewritten anyway
+    return platform.speed if platform is not None else None
+
+
+def speed_section(
+    timing: Timing | None, stored: SpeedSection | None, speed: SpeedOptions
+) -> SpeedSection | None:
+    """The speed an update writes: the stored one when unchanged (no byte changes), else this run's."""
+    if speed.mode == "off" or timing is None or timing.env_steps_per_s is None:
+        return stored
+    if stored is not None and section_to_keep(timing, stored, speed):
+        return stored
+    return SpeedSection(
+        env_steps_per_s=float(timing.env_steps_per_s),
+        spread=float(timing.spread or 0.0),
+        rounds=timing.rounds,
+        rates=[round(rate, 3) for rate in timing.rates],
+        compile_s=timing.compile_s,
+        compile_cache=timing.compile_cache,
+    )
+
+
+# --------------------------------------------------------------------------- comparing
+
+
+def _choose_mode(
+    options: CheckOptions, platform: PlatformRuns, same: bool, seeds: Sequence[int]
+) -> tuple[str, str]:
+    """``(mode, why)``: exact when asked, or on a platform with its own runs of these seeds."""
+    if options.compare != "auto":
+        return options.compare, f"{options.compare} comparison requested"
+    if not same:
+        return "stat", "no runs of this platform in the baseline"
+    if sorted(seeds) != platform.seeds:
+        return "stat", f"seeds {sorted(seeds)} differ from the baseline's {platform.seeds}"
+    return "exact", "same platform fingerprint and seeds"
 
 
 def _compare(
-    obtained: CaseRecord,
+    record: CaseRecord,
     runs: list[Any],
-    new: dict[int, RunCurves],
     baseline: Baseline,
     options: CheckOptions,
     fingerprint: Mapping | None,
+    timing: Timing | None,
+    speed: SpeedOptions,
+    more_seeds: MoreSeeds | None,
     update_command: str,
     where: Path | None,
 ) -> CaseRecord:
-    case, kind = obtained.case, obtained.kind
-    base = baseline.curves()
-    record = _replace(
-        obtained,
-        "failed",
-        "",
-        baseline_seeds=baseline.seeds,
-        baseline_curves={seed: c.curve() for seed, c in base.items()},
-        baseline_created=baseline.meta.created,
-    )
+    case, kind = record.case, record.kind
     if baseline.kind != kind:
-        return _replace(
-            record, "failed", messages.kind_differs(case, where, baseline.kind, kind, update_command)
-        )
+        message = messages.kind_differs(case, where, baseline.kind, kind, update_command)
+        return replace(record, status="failed", message=message)
+    platform, why = baseline.closest(fingerprint)
+    same = same_platform(platform.fingerprint, fingerprint)
+    base = platform.curves()
     differences = config_differences(baseline.config, runs[0].config)
+    mode, reason = _choose_mode(options, platform, same, record.seeds)
     if differences:
-        message = messages.config_differs(case, differences, baseline.config_file(), update_command)
-        return _replace(record, "failed", message, config_differences=differences)
-
-    mode, reason = _choose_mode(options, baseline, list(new), fingerprint)
-    verdicts = _stat_verdicts(base, new, kind, options)
+        mode, reason = "stat", "the config differs: the returns are compared for diagnosis only"
+    metric, higher = _metric(options, runs)
+    grow = more_seeds if (mode == "stat" and not differences and kind == "training") else None
+    runs, decisions, looks = _decide(runs, base, kind, options, metric, higher, grow)
+    new = curves_by_seed(runs)
+    problems = learning.exact_problems(base, new, options.rtol, options.atol) if mode == "exact" else []
+    label = learning.case_verdict(decisions, kind)
     if mode == "exact":
-        problems = _exact_problems(base, new, options)
-        passed, verdict = not problems, "reproduced" if not problems else "not reproduced"
-    else:
-        problems = []
-        passed, verdict = all(v.kind != "regression" for v in verdicts), stat_label(verdicts)
-    platform = fingerprint_differences(baseline.fingerprint, fingerprint) if fingerprint is not None else []
-    episodes = next(iter(new.values())).episode_returns.shape[1]
-    summary = messages.summary_line(mode, reason, len(new), episodes)
-    if passed:
-        message = summary
-    else:
-        created = baseline.meta.created
+        label = "not reproduced" if problems else "reproduced"
+    speed_record = compare_speed(
+        timing, platform.speed if same else None, speed, not_comparable="" if same else why
+    )
+    slower = speed_record is not None and speed_record.verdict == "slower" and speed.fails
+    unsure = options.strict and label == "inconclusive"
+    failed = bool(differences or problems or label.startswith("regression") or unsure or slower)
+    summary = messages.summary_line(mode, reason, len(new), next(iter(new.values())).episode_returns.shape[1])
+    platform_differences = fingerprint_differences(platform.fingerprint, fingerprint) if fingerprint else []
+    if failed:
+        created = f" (created {baseline.meta.created})" if baseline.meta.created else ""
         message = messages.comparison_failed(
             case,
             summary,
             messages.per_seed_table(base, new, kind),
             problems,
-            verdicts,
-            platform,
-            f"{where}" + (f" (created {created})" if created else ""),
+            decisions,
+            platform_differences,
+            f"{where}{created}",
             update_command,
+            differences=differences,
+            config_file=baseline.config_file(),
+            speed=speed_record if slower else None,
+            strict=unsure,
         )
-    first = verdicts[0]
-    return _replace(
-        record,
-        "passed" if passed else "failed",
-        message,
+    else:
+        message = messages.passed(summary, decisions, label, speed_record)
+    first = decisions[0]
+    return replace(
+        _obtained(case, record.nodeid, kind, runs),
+        status="failed" if failed else "passed",
+        message=message,
+        baseline_seeds=platform.seeds,
+        baseline_curves={seed: c.curve() for seed, c in base.items()},
+        baseline_created=baseline.meta.created,
+        platform=why,
         mode=mode,
         mode_reason=reason,
-        verdict=verdict,
-        verdicts=verdicts,
+        verdict=label,
+        decisions=decisions,
+        looks=looks,
+        detectable_drop=learning.sees(decisions),
         final_return_baseline=first.baseline,
-        final_return_baseline_ci=_interval(base, options),
+        final_return_baseline_ci=_interval(base),
         final_return_obtained=first.obtained,
         delta=first.delta,
         delta_ci=(first.ci_low, first.ci_high),
         relative_delta=finite(first.relative_delta),
-        fingerprint_differences=platform,
+        config_differences=differences,
+        fingerprint_differences=platform_differences,
+        speed=speed_record,
     )
+
+
+def _decide(
+    runs: list[Any],
+    base: Mapping[int, RunCurves],
+    kind: Kind,
+    options: CheckOptions,
+    metric: str,
+    higher: bool,
+    more_seeds: MoreSeeds | None,
+) -> tuple[list[Any], list[stats.Decision], list[Look]]:
+    """The runs (grown by adaptive seeds), the verdicts of the last look, and every look.
+
+    Without ``more_seeds`` or a ``max_seeds`` above the seeds at hand: one look at full alpha.
+    Otherwise the looks of a :class:`~myriad_bench.harness.sequential.SequentialPlan`: each at
+    the alpha spent since the previous one, more seeds after each inconclusive one.
+    """
+
+    def verdicts(level: float) -> list[stats.Decision]:
+        return learning.decisions(
+            curves_by_seed(runs), base, kind, alpha=level, margin=options.margin, metric=metric,
+            higher_is_better=higher, seed=options.seed,
+        )  # fmt: skip
+
+    most = options.max_seeds or 0
+    if more_seeds is None or most <= len(runs):
+        found = verdicts(options.alpha)
+        return runs, found, [Look(len(runs), options.alpha, learning.case_verdict(found, kind))]
+    plan = SequentialPlan(alpha=options.alpha, max_units=most, first=len(runs), baseline_units=len(base))
+    looks: list[Look] = []
+    taken = {seed_of(run) for run in runs} | set(base)
+    while True:
+        look = plan.look_at(len(runs))
+        label = None
+        if look is not None:
+            found = verdicts(look.level)
+            label = learning.case_verdict(found, kind)
+            looks.append(Look(len(runs), look.level, label))
+        more = plan.next_batch(len(runs), label)
+        if not more:
+            return runs, found, looks
+        runs = _grown(runs, more_seeds, more, taken)

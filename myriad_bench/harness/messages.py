@@ -15,8 +15,8 @@ from typing import Literal
 import numpy as np
 
 from myriad_bench.harness.curves import RunCurves
-from myriad_bench.harness.records import Difference, Kind
-from myriad_bench.harness.stats import Verdict
+from myriad_bench.harness.records import Difference, Kind, SpeedRecord
+from myriad_bench.harness.stats import Decision
 
 __all__ = [
     "claimed",
@@ -25,7 +25,9 @@ __all__ = [
     "kind_differs",
     "missing_baseline",
     "number",
+    "passed",
     "refused_baseline",
+    "speed_text",
     "text_table",
     "update_hint",
 ]
@@ -149,25 +151,91 @@ def per_seed_table(base: Mapping[int, RunCurves], new: Mapping[int, RunCurves], 
     return "\n".join(text_table(header, rows, align="right", indent="  "))
 
 
+def _seeds_advice(decisions: Sequence[Decision]) -> list[str]:
+    """How many seeds would see drops of 20% and 10% (per metric), for an inconclusive verdict."""
+    lines = []
+    for decision in decisions:
+        wants = [(0.2, decision.seeds_for_20), (0.1, decision.seeds_for_10)]
+        told = [f"{n} seeds would see {drop:.0%}" for drop, n in wants if n is not None]
+        if told:
+            lines.append(f"  {decision.metric}: {', '.join(told)} (baseline and run alike)")
+    return lines
+
+
+def speed_text(speed: SpeedRecord) -> str:
+    """One line: both rates, the ratio, the rounds, and the verdict's reason."""
+    mine, theirs = number(speed.env_steps_per_s, 5), number(speed.baseline_env_steps_per_s, 5)
+    rates = f"{mine} env-steps/s against the baseline's {theirs}"
+    ratio = f" ({speed.ratio:.2f}x)" if speed.ratio is not None else ""
+    rounds = f"; {speed.rounds} round{'s' if speed.rounds != 1 else ''} vs {speed.baseline_rounds}"
+    return f"speed: {speed.verdict}: {rates}{ratio}{rounds}" + (f" — {speed.reason}" if speed.reason else "")
+
+
+def passed(summary: str, decisions: Sequence[Decision], label: str, speed: SpeedRecord | None) -> str:
+    """A passed check: what was compared; an inconclusive verdict and a speed warning said out loud."""
+    parts = [summary]
+    if label == "inconclusive":
+        parts.append("inconclusive (passes; --myriad-strict fails it): the comparison cannot tell")
+        parts += [f"  {d.describe()}" for d in decisions]
+        parts += _seeds_advice(decisions)
+    if speed is not None and speed.verdict not in ("not comparable",):
+        parts.append(speed_text(speed))
+    if speed is not None and speed.warning:
+        parts.append(f"warning: {speed.warning}")
+    return "\n".join(parts)
+
+
 def comparison_failed(
     case: str,
     summary: str,
     table: str,
     problems: Sequence[str],
-    verdicts: Sequence[Verdict],
+    decisions: Sequence[Decision],
     fingerprint_differences: Sequence[Difference],
     baseline_at: str,
     update_command: str,
+    *,
+    differences: Sequence[Difference] = (),
+    config_file: Path | None = None,
+    speed: SpeedRecord | None = None,
+    strict: bool = False,
 ) -> str:
-    """A failed comparison: the per-seed table, what did not reproduce, the verdicts, the platform."""
-    parts = [f"{_header(case)} — {summary}", "", table, ""]
+    """A failed check: a config difference (the returns still shown below it), the per-seed table,
+    what did not reproduce, the verdicts with what they could see, a slower speed, the platform."""
+    parts = [f"{_header(case)} — {summary}", ""]
+    if differences:
+        count = len(differences)
+        parts += [
+            f"the config differs from the baseline's ({count} field{'s' if count != 1 else ''}, seeds aside):"
+        ]
+        parts += _differences(differences)
+        if config_file is not None:
+            parts.append(f"  (baseline config: {config_file})")
+        parts += ["", "the returns, for diagnosis (a different config is not expected to match):"]
+    parts += [table, ""]
     if problems:
         parts.append("not reproduced within float tolerance:")
         parts += [f"  {p}" for p in problems]
         parts.append("statistical view of the same runs (for diagnosis):")
-    parts += [f"  {v.describe()}" for v in verdicts]
+    parts += [f"  {d.describe()}" for d in decisions]
+    if strict:
+        parts.append("inconclusive fails under --myriad-strict; more seeds would tell:")
+        parts += _seeds_advice(decisions)
+    elif any(d.kind == "regression" for d in decisions):
+        parts += _seeds_advice([d for d in decisions if d.kind != "regression"])
+    if speed is not None:
+        parts += ["", speed_text(speed)]
     if fingerprint_differences:
         parts += ["", "platform fingerprint differs from the baseline's:"]
         parts += _differences(fingerprint_differences)
     parts += ["", f"baseline: {baseline_at}"]
     return "\n".join(parts) + update_hint(update_command)
+
+
+def speed_failed(case: str, speed: SpeedRecord, baseline_at: str, update_command: str) -> str:
+    """A speed-only case (or any case under ``--myriad-speed=check``) that got slower."""
+    drop = f" by {1 - speed.ratio:.0%}" if speed.ratio is not None and speed.ratio < 1 else ""
+    return (
+        f"{_header(case)} — the code runs slower{drop}\n\n{speed_text(speed)}\n\nbaseline: {baseline_at}"
+        + update_hint(update_command)
+    )

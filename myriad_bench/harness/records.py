@@ -11,20 +11,22 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
-from myriad_bench.harness.stats import Verdict
+from myriad_bench.harness.stats import Decision
 
 __all__ = [
     "CaseRecord",
     "Curve",
     "Difference",
     "Kind",
+    "Look",
     "SpeedRecord",
     "Status",
     "Timing",
     "finite",
 ]
 
-Kind = Literal["training", "evaluation"]
+Kind = Literal["training", "evaluation", "speed"]
+"""``speed``: a speed-only case (``myriad_benchmark`` + ``baseline.check_speed``), no runs stored."""
 Status = Literal["passed", "failed", "missing", "written", "error"]
 
 
@@ -105,6 +107,15 @@ def _quantiles(values: Any) -> tuple[float, float, float]:
 
 
 @dataclass(frozen=True)
+class Look:
+    """One look of an adaptive check: the seeds pooled by then, its level and what it found."""
+
+    seeds: int
+    level: float
+    verdict: str
+
+
+@dataclass(frozen=True)
 class SpeedRecord:
     """The speed half of a case: this run's throughput against the baseline's, and the verdict.
 
@@ -153,7 +164,14 @@ class CaseRecord:
     mode: str | None = None
     mode_reason: str = ""
     verdict: str | None = None
-    verdicts: list[Verdict] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+    """One verdict per metric (final return, area under the curve), with what it could see."""
+    looks: list[Look] = field(default_factory=list)
+    """Each look of an adaptive check (seeds pooled, level, verdict); one look without max_seeds."""
+    detectable_drop: float | None = None
+    """The smallest relative drop the comparison would flag (over its metrics); inf: none."""
+    platform: str = ""
+    """Which of the baseline's platforms the run was compared with, and why."""
     final_return_baseline: float | None = None
     final_return_baseline_ci: tuple[float, float] | None = None
     delta: float | None = None
@@ -203,7 +221,8 @@ class CaseRecord:
         values = {f.name: data[f.name] for f in fields(cls)}
         for name in ("obtained_curves", "baseline_curves"):
             values[name] = {int(seed): Curve(**curve) for seed, curve in data[name].items()}
-        values["verdicts"] = [Verdict(**verdict) for verdict in data["verdicts"]]
+        values["decisions"] = [Decision(**decision) for decision in data["decisions"]]
+        values["looks"] = [Look(**look) for look in data["looks"]]
         for name in ("config_differences", "fingerprint_differences"):
             values[name] = [Difference(**difference) for difference in data[name]]
         for name in ("final_return_obtained_ci", "final_return_baseline_ci", "delta_ci"):

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from myriad_bench.harness.learning import sees_text
 from myriad_bench.harness.messages import number, text_table
 from myriad_bench.harness.records import CaseRecord, Curve
 
@@ -38,6 +39,7 @@ COLUMNS = (
     "obtained",
     "Δ%",
     "verdict",
+    "sees",
     "mode",
     "env-steps/s",
     "speed Δ%",
@@ -69,7 +71,7 @@ def _delta_pct(record: CaseRecord) -> str:
     if rel is None or base in (None, 0):
         return "—"
     text = f"{rel:+.1%}"
-    if ci:
+    if ci and all(math.isfinite(bound) for bound in ci):
         text += f" [{ci[0] / abs(base):+.1%}, {ci[1] / abs(base):+.1%}]"
     return text
 
@@ -93,6 +95,7 @@ def summary_rows(records: Iterable[CaseRecord]) -> list[dict[str, str]]:
             "obtained": _plus_minus(record.final_return_obtained, record.final_return_obtained_ci),
             "Δ%": _delta_pct(record),
             "verdict": record.label,
+            "sees": sees_text(record.detectable_drop) if record.decisions else "—",
             "mode": record.mode or "—",
             "env-steps/s": _steps_per_s(record.speed.env_steps_per_s if record.speed else None),
             "speed Δ%": _speed_delta(record),
@@ -118,7 +121,8 @@ def markdown_report(
         "",
         f"{len(rows)} case{'s' if len(rows) != 1 else ''} checked, {len(bad)} failing. "
         "Final evaluation return: mean ± half-width of its confidence interval; "
-        "Δ% relative to the baseline, with the interval of the difference.",
+        "Δ% relative to the baseline, with the interval of the difference; sees: the smallest drop "
+        "the comparison would flag (95% power).",
         "",
         "| " + " | ".join(COLUMNS) + " |",
         "|" + "|".join("---" for _ in COLUMNS) + "|",
@@ -247,7 +251,10 @@ def write_report(
         "format_version": REPORT_FORMAT_VERSION,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "settings": settings or {},
-        "cases": [record.to_dict() for record in _sorted(records)],
+        "cases": [
+            {**record.to_dict(), "sees": sees_text(record.detectable_drop) if record.decisions else None}
+            for record in _sorted(records)
+        ],
         "unused_baselines": list(unused),
         "plots": [p.name for p in plots],
         "notes": notes,

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from myriad_bench.harness.baseline_store import BaselineStore
-from myriad_bench.harness.check import COMPARE_MODES, CheckOptions
+from myriad_bench.harness.check import COMPARE_MODES, CheckOptions, Writer
 from myriad_bench.harness.curves import case_name, validate_case_name
 from myriad_bench.harness.records import CaseRecord, Timing
 from myriad_bench.harness.speed import SpeedOptions
@@ -31,10 +31,10 @@ __all__ = ["SESSION_KEY", "MyriadSession", "default_case", "get_session", "marke
 
 SESSION_KEY = pytest.StashKey["MyriadSession"]()
 MARKER = "myriad"
-MARKER_KEYS = frozenset({"case", "compare", "alpha", "margin"})
+MARKER_KEYS = frozenset({"case", "compare", "alpha", "margin", "max_seeds"})
 MARKER_HELP = (
-    "myriad(case=None, compare=None, alpha=None, margin=None): baseline case name and comparison "
-    "settings of a myriad-bench test"
+    "myriad(case=None, compare=None, alpha=None, margin=None, max_seeds=None): baseline case name "
+    "and comparison settings of a myriad-bench test"
 )
 
 # What a session with pytester imports before any test: pytester's in-process runs drop the
@@ -186,7 +186,10 @@ class MyriadSession:
         self.known_cases: set[str] = set()
         self.checked_modules: set[str] = set()
         self.used_cases: set[str] = set()
+        self.benchmark_timings: dict[str, Timing] = {}
+        """The last ``myriad_benchmark`` timing of each test, by node id (``baseline.check_speed``)."""
         self.deselected = 0
+        self.recovered: list[str] = []
         self._fingerprint: dict | None = None
         self.report_files: Any = None
 
@@ -211,7 +214,22 @@ class MyriadSession:
             compare=pick("compare", self.compare),
             alpha=pick("alpha", self.alpha),
             margin=pick("margin", self.margin),
+            strict=self.strict,
+            max_seeds=pick("max_seeds", self.max_seeds),
+            metric=call.get("metric"),
+            higher_is_better=call.get("higher_is_better"),
         )
+
+    @property
+    def writes(self) -> bool:
+        """Whether this session writes baselines (update, or adding this platform's runs)."""
+        return self.update or self.add_platform
+
+    def writer(self, nodeid: str) -> Writer | None:
+        """The writer of a test's checks when this session writes baselines."""
+        if not self.writes:
+            return None
+        return Writer(self.store, self.run_id, nodeid, add_platform=self.add_platform)
 
     @property
     def fingerprint(self) -> dict:
@@ -233,9 +251,9 @@ class MyriadSession:
         return command
 
     # -- runs and records
-    def timing_of(self, results: Any) -> Timing | None:
-        """The timing of the cached run that made ``results`` (``None`` for results made elsewhere)."""
-        return next((run.timing for run in self.runs.values() if run.holds(results)), None)
+    def timed_run_of(self, results: Any) -> TimedRun | None:
+        """The cached run that made ``results`` (``None`` for results made elsewhere)."""
+        return next((run for run in self.runs.values() if run.holds(results)), None)
 
     def add_record(self, record: CaseRecord) -> None:
         self.records[record.key] = record
@@ -290,8 +308,11 @@ class MyriadSession:
         self.deselected += len(items)
 
     def before_tests(self) -> None:
-        """With pytester active, import JAX and the package now, before any pytester snapshot
-        of ``sys.modules``: then in-process runs keep them (see ``_PRELOAD_FOR_PYTESTER``)."""
+        """Repair what a killed update left in the store; and with pytester active, import JAX
+        and the package now, before any pytester snapshot of ``sys.modules``: then in-process
+        runs keep them (see ``_PRELOAD_FOR_PYTESTER``)."""
+        if not self.is_worker:
+            self.recovered = self.store.recover()
         if self.config.pluginmanager.hasplugin("pytester"):
             for name in _PRELOAD_FOR_PYTESTER:
                 importlib.import_module(name)
@@ -350,7 +371,7 @@ class MyriadSession:
         from myriad_bench.harness.report import summary_rows, table_lines
 
         unused = self.unused_cases()
-        if not self.records and not unused:
+        if not self.records and not unused and not self.recovered:
             return
         terminalreporter.section("myriad-bench")
         if self.records:
@@ -366,6 +387,8 @@ class MyriadSession:
                     else {}
                 )
                 terminalreporter.write_line(line, **markup)
+        for repaired in self.recovered:
+            terminalreporter.write_line(f"recovered after an interrupted update: {repaired}", yellow=True)
         if unused:
             terminalreporter.write_line(
                 f"unused baselines in {self.store.root} (no test used them): {', '.join(unused)}", yellow=True

@@ -131,14 +131,20 @@ class Decision:
             for seeds, drop in ((self.seeds_for_20, 0.2), (self.seeds_for_10, 0.1))
             if seeds is not None and self.detectable_drop > drop
         ]
+        if len(more) == 2 and more[0][0] == more[1][0]:
+            more = more[1:]  # the seeds that see 10% see 20% too
         if more:
             first, *rest = more
             sees += f"; {first[0]} {self.unit} would see {first[1]:.0%}"
             sees += "".join(f", {seeds} would see {drop:.0%}" for seeds, drop in rest)
+        if math.isfinite(self.ci_low) or math.isfinite(self.ci_high):
+            interval = f"{_percent(self.confidence)} CI [{self.ci_low:+.4g}, {self.ci_high:+.4g}]"
+        else:
+            interval = f"no {_percent(self.confidence)} CI at these n"
         return (
             f"{self.metric}: {self.kind}: mean {self.obtained:.4g} vs baseline {self.baseline:.4g}, "
-            f"Δ {self.delta:+.4g}{pct} ({_percent(self.confidence)} CI [{self.ci_low:+.4g}, "
-            f"{self.ci_high:+.4g}]{margin}), n={self.n} vs {self.n_baseline} {self.unit}; {sees}"
+            f"Δ {self.delta:+.4g}{pct} ({interval}{margin}), "
+            f"n={self.n} vs {self.n_baseline} {self.unit}; {sees}"
         )
 
 

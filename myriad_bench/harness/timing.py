@@ -95,6 +95,26 @@ class TimedRun:
     results: Any
     timing: Timing
     program: Any
+    run_dirs: Callable[[], Path] | None = None
+
+    def more_seeds(self, seeds: list[int]) -> list[Any]:
+        """Results of ``seeds``, trained by this run's compiled program (adaptive seeds).
+
+        The program trains as many seeds at once as it was compiled for; a last, partial batch
+        is filled with further seed values whose runs are dropped. Raises ``TypeError`` for a
+        program that trains no seeds (an evaluation).
+        """
+        size = len(getattr(self.program, "seeds", None) or [])
+        if not size:
+            raise TypeError("only a training run can train more seeds")
+        found: list[Any] = []
+        for start in range(0, len(seeds), size):
+            batch = list(seeds[start : start + size])
+            padded = batch + [max(batch) + 1 + i for i in range(size - len(batch))]
+            run_dir = self.run_dirs() if self.run_dirs is not None else None
+            made = self.program.results(self.program.run(padded), run_dir=run_dir, save=run_dir is not None)
+            found += as_runs(made)[: len(batch)]
+        return found
 
     def holds(self, results: Any) -> bool:
         """Whether ``results`` (a run or a list of runs) came from this run (the same objects)."""
@@ -281,7 +301,7 @@ class Runner:
             compile_s=round(compilation.cold_s, 4),
             compile_cache=compilation.cold_source,
         )
-        timed = TimedRun(program.results(outputs, run_dir=self.run_dirs()), timing, program)
+        timed = TimedRun(program.results(outputs, run_dir=self.run_dirs()), timing, program, self.run_dirs)
         if report:
             self.benchmark.extra_info.update(timed.extra_info())
         self.cache[key] = timed

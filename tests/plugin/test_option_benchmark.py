@@ -43,7 +43,7 @@ def test_timed_rounds_with_compile_time_and_throughput_in_extra_info(shared):
     assert info["compile_s"] >= 0.0 and info["compile_cache"] in ("compiled", "persistent")
     assert info["env_steps"] == 2 * 4 * 400
     # The median rate is the steps over pytest-benchmark's median round: the same rounds.
-    assert info["env_steps_per_s"] == pytest.approx(info["env_steps"] / stats["median"], rel=1e-6)
+    assert info["env_steps_per_s"] == pytest.approx(info["env_steps"] / stats["median"], rel=1e-5)
     assert info["env_steps_per_s_spread"] >= 0.0
     assert set(info["final_return"]) == {"0", "1"}
 

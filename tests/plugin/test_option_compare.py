@@ -26,12 +26,12 @@ def test_weaker_agent_is_a_stat_regression(updated):
         [
             f"*baseline check failed for case '{CASE}' — stat comparison (stat comparison requested)*",
             "*seed*baseline final*obtained final*Δ*",
-            "*final return: regression*99% CI*n=3 vs 3 seeds*",
+            "*final return: regression*99% CI*n=6 vs 6 seeds*",
             "*If the change is intended, update the baseline with:*",
             "*--myriad-update-baselines*",
         ]
     )
-    result.stdout.fnmatch_lines([f"*{CASE}*3*regression*stat*"])  # the summary row
+    result.stdout.fnmatch_lines([f"*{CASE}*6*regression*stat*"])  # the summary row
 
 
 def test_auto_uses_exact_on_the_same_platform_and_catches_the_change(updated):
@@ -52,13 +52,16 @@ def test_auto_falls_back_to_stat_on_another_platform_and_says_why(updated):
     _move_baseline_to_another_platform(updated)
     result = updated.run("-rA")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines([f"*{CASE}*no change*stat*"])
+    # The same runs through the stat tier: no regression (6 seeds cannot show equivalence within
+    # ±5% at this spread, so the verdict may be inconclusive, which passes).
+    result.stdout.fnmatch_lines([f"*{CASE}*stat*"])
+    result.stdout.no_fnmatch_line(f"*{CASE}*regression*")
     updated.weaken()
     result = updated.run()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*stat comparison (the platform fingerprint differs from the baseline's)*",
+            "*stat comparison (no runs of this platform in the baseline)*",
             "*platform fingerprint differs from the baseline's:*",
             "*versions.jax: baseline '0.0.1', now*",
         ]
@@ -67,7 +70,7 @@ def test_auto_falls_back_to_stat_on_another_platform_and_says_why(updated):
 
 def test_ini_and_marker_choose_the_mode(updated):
     updated.pytester.makeini("[pytest]\nmyriad_compare = stat\n")
-    updated.run().stdout.fnmatch_lines([f"*{CASE}*no change*stat*"])
+    updated.run().stdout.fnmatch_lines([f"*{CASE}*inconclusive*stat*"])  # equal runs, too few seeds for ±5%
     updated.write_test(
         body="""
         import myriad_bench as mb
@@ -78,7 +81,7 @@ def test_ini_and_marker_choose_the_mode(updated):
 
         @pytest.mark.myriad(compare="exact")
         def test_controller(myriad_train, baseline):
-            baseline.check(myriad_train(mb.create_config(**SETTINGS), seeds=[0, 1, 2]))
+            baseline.check(myriad_train(mb.create_config(**SETTINGS), seeds=[0, 1, 2, 3, 4, 5]))
         """
     )
     updated.run().stdout.fnmatch_lines([f"*{CASE}*reproduced*exact*"])

@@ -21,15 +21,15 @@ def test_report_files_are_written_and_the_summary_appended(updated, monkeypatch)
     assert case["verdict"] == "reproduced" and case["mode"] == "exact"
     assert case["nodeid"] == "test_demo_suite.py::test_controller"
     assert case["speed"]["env_steps_per_s"] > 0 and case["speed"]["rounds"] >= 1
-    assert set(case["baseline_curves"]) == {"0", "1", "2"}
+    assert set(case["baseline_curves"]) == {str(seed) for seed in range(6)}
     assert report["plots"] == [f"{CASE}.png"]
     assert (out / f"{CASE}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     markdown = (out / "report.md").read_text()
     assert (
-        "| case | seeds | baseline | obtained | Δ% | verdict | mode | env-steps/s | speed Δ% | speed |"
+        "| case | seeds | baseline | obtained | Δ% | verdict | sees | mode | env-steps/s | speed Δ% | speed |"
         in markdown
     )
-    assert f"| {CASE} | 3 |" in markdown
+    assert f"| {CASE} | 6 |" in markdown
     text = summary.read_text()
     assert text.startswith("# earlier step\n") and "## myriad-bench" in text
     result.stdout.fnmatch_lines(["*report: *out*report.md (1 plots)*"])

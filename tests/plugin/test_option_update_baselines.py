@@ -27,7 +27,7 @@ def test_update_writes_the_baseline_and_passes(project):
     result = project.run("--myriad-update-baselines")
     result.assert_outcomes(passed=1)
     meta = project.baseline_meta()
-    assert meta["platforms"][0]["seeds"] == [0, 1, 2]
+    assert meta["platforms"][0]["seeds"] == [0, 1, 2, 3, 4, 5]
     assert meta["kind"] == "training"
     for seed in (0, 1, 2):
         assert (project.baseline_dir() / f"seed-{seed}" / "results.pkl").is_file()
@@ -39,7 +39,7 @@ def test_update_writes_the_baseline_and_passes(project):
 def test_rerun_on_the_same_platform_reproduces_exactly(updated):
     result = updated.run()
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines([f"*{CASE}*3*reproduced*exact*"])
+    result.stdout.fnmatch_lines([f"*{CASE}*6*reproduced*exact*"])
 
 
 def test_config_change_fails_naming_the_field_with_both_values(updated):
@@ -113,7 +113,7 @@ def test_two_tests_writing_one_case_are_refused(project):
 
         @pytest.mark.parametrize("n", [1, 2])
         def test_twice(myriad_train, baseline, n):
-            baseline.check(myriad_train(mb.create_config(**CONFIG), seeds=[0, 1, 2]), name="shared")
+            baseline.check(myriad_train(mb.create_config(**CONFIG), seeds=[0, 1, 2, 3, 4, 5]), name="shared")
         """
     )
     result = project.run("--myriad-update-baselines")

@@ -18,7 +18,7 @@ import pytest
 def test_controller(myriad_train, baseline, steps):
     config = mb.create_config(env="cartpole-control", agent="bench-controller", num_envs=4,
                               steps_per_env=steps, eval_frequency=100, eval_rollouts=16)
-    baseline.check(myriad_train(config, seeds=[0, 1, 2]))
+    baseline.check(myriad_train(config, seeds=[0, 1, 2, 3, 4, 5]))
 """
 
 CASES = ["test_demo_suite.test_controller-300", "test_demo_suite.test_controller-400"]
@@ -42,7 +42,7 @@ def test_update_then_check_with_two_workers(two_cases):
     result = two_cases.run("-n", "2", "--myriad-update-baselines")
     result.assert_outcomes(passed=2)
     for case in CASES:
-        assert two_cases.baseline_meta(case)["platforms"][0]["seeds"] == [0, 1, 2]
+        assert two_cases.baseline_meta(case)["platforms"][0]["seeds"] == [0, 1, 2, 3, 4, 5]
     assert not list((two_cases.root / "baselines").glob(".*"))  # claims released by the controller
     result.stdout.fnmatch_lines([f"*{CASES[0]}*written*", f"*{CASES[1]}*written*"])
 
@@ -50,7 +50,7 @@ def test_update_then_check_with_two_workers(two_cases):
     result = two_cases.run("-n", "2", "--myriad-compare=stat", "--myriad-report=out")
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(
-        ["*myriad-bench*", f"*{CASES[0]}*3*regression*stat*", f"*{CASES[1]}*3*regression*stat*"]
+        ["*myriad-bench*", f"*{CASES[0]}*6*regression*stat*", f"*{CASES[1]}*6*regression*stat*"]
     )
     report = json.loads((two_cases.root / "out" / "report.json").read_text())
     assert sorted(case["case"] for case in report["cases"]) == CASES
