@@ -718,3 +718,27 @@ def test_kill_9_during_updates_leaves_the_old_or_the_new_case(tmp_path):
         summary[mode][key] += 1
     print(f"\nwrite of the case: {write_s:.3f} s; kill -9 outcomes: {summary}")
     assert sum(1 for row in table if row[0] == "exchange") == 30
+
+
+def test_speed_only_cases_hold_a_speed_per_platform_and_nothing_else(store):
+    first = store.write_speed("own.fn", fingerprint=XEON, speed=SPEED)
+    assert first.changed and sorted(p.name for p in store.path("own.fn").iterdir()) == [BASELINE_FILE]
+    before = snapshot(store.path("own.fn"))
+    assert not store.write_speed("own.fn", fingerprint=XEON, speed=SPEED).changed
+    assert snapshot(store.path("own.fn")) == before
+    slower = dataclasses.replace(SPEED, env_steps_per_s=26_000.0, rates=[26e3] * 5)
+    store.write_speed("own.fn", fingerprint=EPYC, speed=slower)
+    case = store.read("own.fn")
+    assert case.kind == "speed" and case.seeds == [] and case.document.files == {}
+    assert case.for_platform(XEON).speed == SPEED and case.for_platform(EPYC).speed == slower
+    # A speed case lists no runs, and must carry its speed.
+    meta_file = store.path("own.fn") / BASELINE_FILE
+    meta = yaml.safe_load(meta_file.read_text())
+    meta["platforms"][0]["seeds"] = [0]
+    meta_file.write_text(yaml.safe_dump(meta))
+    with pytest.raises(BaselineError, match=r"platforms\[0\]\.seeds must be an empty list"):
+        store.read("own.fn")
+    meta["platforms"][0]["seeds"], meta["platforms"][0]["speed"] = [], None
+    meta_file.write_text(yaml.safe_dump(meta))
+    with pytest.raises(BaselineError, match=r"platforms\[0\]\.speed is missing"):
+        store.read("own.fn")

@@ -3,8 +3,8 @@
 Format 2 (written)::
 
     format_version: 2
-    kind: training | evaluation
-    config_digest: ...           # Config.digest() of the runs (seeds aside)
+    kind: training | evaluation | speed
+    config_digest: ...           # Config.digest() of the runs (seeds aside); null for speed
     metric: {name: return, higher_is_better: true}
     created: ...                 # ISO UTC: when the content last changed
     versions: {...}              # library versions of the writer
@@ -12,6 +12,9 @@ Format 2 (written)::
     - {fingerprint, digest, dir: ".", seeds, summary, speed}
     - {fingerprint, digest, dir: platform-<digest>, seeds, summary, speed}
     files: {relative path: sha256}   # every file of the case but baseline.yaml
+
+A ``speed`` case (``myriad_benchmark`` + ``baseline.check_speed``) holds no runs: each platform
+has ``seeds: []`` and its ``speed``, and ``files`` is empty.
 
 Format 1 (the committed baselines before it: one platform, no digests) is still read. The file
 arrives in pull requests: every field is checked, and a failure is a :class:`BaselineError`
@@ -232,8 +235,8 @@ class BaselineDocument:
                 "--myriad-update-baselines"
             )
         kind = data.get("kind")
-        if kind not in ("training", "evaluation"):
-            raise refuse(f"kind must be 'training' or 'evaluation', got {shown(kind)}")
+        if kind not in ("training", "evaluation", "speed") or (kind == "speed" and version == 1):
+            raise refuse(f"kind must be 'training', 'evaluation' or 'speed', got {shown(kind)}")
         digest = data.get("config_digest")
         if digest is not None and not isinstance(digest, str):
             raise refuse(f"config_digest must be a string, got {shown(digest)}")
@@ -259,7 +262,7 @@ class BaselineDocument:
         platforms = data.get("platforms")
         if not isinstance(platforms, list) or not platforms or len(platforms) > _MAX_PLATFORMS:
             raise refuse(f"platforms must be a list of 1 to {_MAX_PLATFORMS} mappings")
-        entries = [_platform(p, i, refuse) for i, p in enumerate(platforms)]
+        entries = [_platform(p, i, refuse, speed_only=kind == "speed") for i, p in enumerate(platforms)]
         digests = [e.digest for e in entries if e.digest is not None]
         if len(set(digests)) != len(digests):
             raise refuse("platforms: the same platform digest appears twice")
@@ -315,7 +318,11 @@ def _metric(value: Any, refuse: Any) -> dict[str, Any]:
         raise refuse(str(error)) from None
 
 
-def _seeds(value: Any, where: str, refuse: Any) -> list[int]:
+def _seeds(value: Any, where: str, refuse: Any, *, empty: bool = False) -> list[int]:
+    if empty:  # a speed-only case stores no runs
+        if value != []:
+            raise refuse(f"{where} must be an empty list (a speed-only case stores no runs)")
+        return []
     if (
         not isinstance(value, list)
         or not value
@@ -327,7 +334,7 @@ def _seeds(value: Any, where: str, refuse: Any) -> list[int]:
     return list(value)
 
 
-def _platform(value: Any, index: int, refuse: Any) -> PlatformEntry:
+def _platform(value: Any, index: int, refuse: Any, *, speed_only: bool = False) -> PlatformEntry:
     where = f"platforms[{index}]"
     if not isinstance(value, dict):
         raise refuse(f"{where} must be a mapping")
@@ -349,12 +356,14 @@ def _platform(value: Any, index: int, refuse: Any) -> PlatformEntry:
             speed = SpeedSection.from_dict(speed)
         except ValueError as error:
             raise refuse(f"{where}.speed: {error}") from None
+    if speed_only and speed is None:
+        raise refuse(f"{where}.speed is missing (a speed-only case stores its speed and nothing else)")
     summary = value.get("summary")
     return PlatformEntry(
         fingerprint=fingerprint or None,
         digest=digest,
         dir=expected,
-        seeds=_seeds(value.get("seeds"), f"{where}.seeds", refuse),
+        seeds=_seeds(value.get("seeds"), f"{where}.seeds", refuse, empty=speed_only),
         summary=summary if isinstance(summary, dict) else None,
         speed=speed,
     )

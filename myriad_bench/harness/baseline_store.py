@@ -271,6 +271,29 @@ class BaselineStore:
         verb = "replaced in" if stored is not None else "added to"
         return WriteOutcome(target, True, f"{label} {verb} {target}")
 
+    def write_speed(
+        self, case: str, *, fingerprint: Mapping[str, Any] | None, speed: SpeedSection
+    ) -> WriteOutcome:
+        """Write the speed of a speed-only case for ``fingerprint``'s platform, keeping the other
+        platforms' (a case of another kind is replaced whole); unchanged speed changes no byte."""
+        target = self.path(case)
+        fingerprint = dict(fingerprint) if fingerprint else None
+        digest = fingerprint_digest(fingerprint) if fingerprint else None
+        self.root.mkdir(parents=True, exist_ok=True)
+        with swap.name_lock(self.root, case):
+            old = self._read_locked(case, required=False)
+            entries = list(old.document.platforms) if old is not None and old.kind == "speed" else []
+            index = next((i for i, e in enumerate(entries) if e.digest == digest), len(entries))
+            if index < len(entries) and entries[index].speed == speed:
+                return WriteOutcome(target, False, f"speed baseline unchanged: {target}")
+            entry = PlatformEntry(
+                fingerprint, digest, "." if index == 0 else f"platform-{digest}", [], None, speed
+            )
+            entries[index : index + 1] = [entry]
+            meta = BaselineMeta("speed", None, dict(DEFAULT_METRIC), utc_now(), library_versions())
+            self._build(case, meta, [_Planned(e) for e in entries])
+        return WriteOutcome(target, True, f"speed baseline written: {target}")
+
     def set_speed(
         self, case: str, fingerprint: Mapping[str, Any] | None, speed: SpeedSection | None
     ) -> WriteOutcome:
