@@ -1,9 +1,10 @@
 """A tiny benchmark project for the plugin's workflow tests, run through ``pytester``.
 
 The project trains a registered controller (``bench-controller``) on CartPole for a few hundred
-steps with six seeds (the fewest at which 6 vs 6 permutations can reach p <= 0.005, alpha 0.01
-split over two metrics): cheap to compile and deterministic. ``weaken()`` re-registers the same
-name as the random agent, so the next run learns (much) worse with an identical config.
+steps with six seeds (5 vs 5 permutations are the fewest that can reach p <= 0.005, alpha 0.01
+split over two metrics; 6 leave room): cheap to compile and deterministic. ``weaken()``
+re-registers the same name as the random agent, so the next run learns (much) worse with an
+identical config.
 """
 
 from __future__ import annotations
