@@ -44,10 +44,13 @@ def test_a_warmup_over_the_budget_is_the_one_timed_round() -> None:
     assert run.calls == 1 and len(seconds) == 1 and seconds[0] >= 0.05
 
 
-def test_single_times_one_round_whatever_the_budget() -> None:
-    run = Clock(0.001)
+def test_single_times_one_warm_round_whatever_the_budget() -> None:
+    run = Clock(0.03, 0.001)  # a slow first call, then warm ones
     _, seconds = measure_rounds(run, budget_s=10.0, single=True)
-    assert run.calls == 1 and len(seconds) == 1
+    assert run.calls == 2 and len(seconds) == 1 and seconds[0] < 0.02  # the warm round is timed
+    long = Clock(0.05, 0.001)
+    _, seconds = measure_rounds(long, budget_s=0.01, single=True)
+    assert long.calls == 1 and seconds[0] >= 0.05  # a call over the budget is not run twice
 
 
 def test_timing_summarises_the_rounds() -> None:
