@@ -212,9 +212,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def runs_summary(runs: Sequence[Any]) -> dict[str, Any]:
+def runs_summary(
+    runs: Sequence[Any], checkpoint_returns: Mapping[int, float] | None = None
+) -> dict[str, Any]:
     """A platform's ``summary``: means over seeds of the final return (and, for training, the area
-    under the eval curve), and each seed's ``results.summary()``."""
+    under the eval curve), and each seed's ``results.summary()`` (with ``checkpoint_return``, the
+    mean return of its saved agent evaluated with the case's eval settings, when given)."""
     kind = consistent_kind(runs)
     per_seed, finals, aucs = {}, [], []
     for run in runs:
@@ -224,6 +227,8 @@ def runs_summary(runs: Sequence[Any]) -> dict[str, Any]:
         aucs.append(curves.auc)
         if kind == "training":
             summary["eval_return_auc"] = finite(curves.auc)
+        if checkpoint_returns and seed_of(run) in checkpoint_returns:
+            summary["checkpoint_return"] = finite(float(checkpoint_returns[seed_of(run)]))
         per_seed[seed_of(run)] = summary
     return {
         "final_return_mean": finite(float(np.mean(finals))),

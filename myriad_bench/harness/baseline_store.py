@@ -180,6 +180,7 @@ class BaselineStore:
         fingerprint: Mapping[str, Any] | None,
         speed: SpeedSection | None = None,
         metric: Mapping[str, Any] | None = None,
+        checkpoint_returns: Mapping[int, float] | None = None,
     ) -> WriteOutcome:
         """Write (or replace) the whole case from per-seed runs of the platform ``fingerprint``.
 
@@ -207,9 +208,8 @@ class BaselineStore:
                 and stored.speed == speed
             ):
                 return WriteOutcome(target, False, f"baseline unchanged: {target}")
-            entry = PlatformEntry(
-                fingerprint, digest, ".", list(by_seed), runs_summary(list(by_seed.values())), speed
-            )
+            summary = runs_summary(list(by_seed.values()), checkpoint_returns)
+            entry = PlatformEntry(fingerprint, digest, ".", list(by_seed), summary, speed)
             meta = BaselineMeta(kind, config_digest, metric, utc_now(), library_versions())
             planned = _Planned(entry, {s: r for s, r in by_seed.items() if s not in copies}, copies)
             self._build(case, meta, [planned])
@@ -222,6 +222,7 @@ class BaselineStore:
         *,
         fingerprint: Mapping[str, Any],
         speed: SpeedSection | None = None,
+        checkpoint_returns: Mapping[int, float] | None = None,
     ) -> WriteOutcome:
         """Write this platform's runs beside the case's others (kept byte for byte), or replace
         this platform's own; the case must exist and hold runs of the same config."""
@@ -259,7 +260,7 @@ class BaselineStore:
                 digest,
                 "." if index == 0 else f"platform-{digest}",
                 list(by_seed),
-                runs_summary(list(by_seed.values())),
+                runs_summary(list(by_seed.values()), checkpoint_returns),
                 speed,
             )
             mine = _Planned(entry, {s: r for s, r in by_seed.items() if s not in copies}, copies)

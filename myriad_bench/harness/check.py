@@ -34,6 +34,7 @@ from myriad_bench.harness.baseline_store import (
     PlatformRuns,
     SpeedSection,
 )
+from myriad_bench.harness.checkpoints import checkpoint_problems, checkpoint_returns
 from myriad_bench.harness.curves import RunCurves, as_runs, consistent_kind, curves_by_seed, seed_of
 from myriad_bench.harness.differences import config_differences, fingerprint_differences
 from myriad_bench.harness.records import CaseRecord, Kind, Look, SpeedRecord, Timing, finite
@@ -208,12 +209,22 @@ def _write(
     stored = _stored_speed(store, case, fingerprint)
     section = speed_section(timing, stored, speed)
     metric, higher = _metric(options, runs)
+    saved = checkpoint_returns(runs) if record.kind == "training" else None
     try:
         if writer.add_platform:
-            outcome = store.add_platform(case, runs, fingerprint=fingerprint, speed=section)
+            outcome = store.add_platform(
+                case, runs, fingerprint=fingerprint, speed=section, checkpoint_returns=saved
+            )
         else:
             metric_entry = {"name": metric, "higher_is_better": higher}
-            outcome = store.write(case, runs, fingerprint=fingerprint, speed=section, metric=metric_entry)
+            outcome = store.write(
+                case,
+                runs,
+                fingerprint=fingerprint,
+                speed=section,
+                metric=metric_entry,
+                checkpoint_returns=saved,
+            )
     except BaselineError as error:
         return replace(record, status="failed", message=f"baseline not written for case '{case}': {error}")
     written = None
@@ -299,12 +310,26 @@ def _compare(
     label = learning.case_verdict(decisions, kind)
     if mode == "exact":
         label = "not reproduced" if problems else "reproduced"
+    saved: list[str] = []
+    if kind == "training" and platform.checkpoints and not differences:
+        summary = baseline.document.platforms[baseline.platforms.index(platform)].summary
+        # The stored returns must reproduce where everything must (exact); stat checks loading only.
+        exact = same and mode == "exact"
+        saved, _ = checkpoint_problems(
+            platform, summary, same_platform=exact, rtol=options.rtol, atol=options.atol
+        )
+        # An agent that no longer loads is named first; one that evaluates differently only when
+        # the returns passed (a regression or a non-reproduction keeps its label; the message has both).
+        if any("no longer loads" in problem for problem in saved):
+            label = "saved agent no longer loads"
+        elif saved and label in ("reproduced", "no change", "improvement", "inconclusive"):
+            label = "saved agent differs"
     speed_record = compare_speed(
         timing, platform.speed if same else None, speed, not_comparable="" if same else why
     )
     slower = speed_record is not None and speed_record.verdict == "slower" and speed.fails
     unsure = options.strict and label == "inconclusive"
-    failed = bool(differences or problems or label.startswith("regression") or unsure or slower)
+    failed = bool(differences or problems or saved or label.startswith("regression") or unsure or slower)
     summary = messages.summary_line(mode, reason, len(new), next(iter(new.values())).episode_returns.shape[1])
     platform_differences = fingerprint_differences(platform.fingerprint, fingerprint) if fingerprint else []
     if failed:
@@ -322,6 +347,7 @@ def _compare(
             config_file=baseline.config_file(),
             speed=speed_record if slower else None,
             strict=unsure,
+            saved_agents=saved,
         )
     else:
         message = messages.passed(summary, decisions, label, speed_record)

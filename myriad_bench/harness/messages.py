@@ -199,6 +199,7 @@ def comparison_failed(
     config_file: Path | None = None,
     speed: SpeedRecord | None = None,
     strict: bool = False,
+    saved_agents: Sequence[str] = (),
 ) -> str:
     """A failed check: a config difference (the returns still shown below it), the per-seed table,
     what did not reproduce, the verdicts with what they could see, a slower speed, the platform."""
@@ -212,6 +213,10 @@ def comparison_failed(
         if config_file is not None:
             parts.append(f"  (baseline config: {config_file})")
         parts += ["", "the returns, for diagnosis (a different config is not expected to match):"]
+    if saved_agents:
+        parts.append("saved agents (each seed's final checkpoint, restored onto the current agent):")
+        parts += [f"  {problem}" for problem in saved_agents]
+        parts.append("")
     parts += [table, ""]
     if problems:
         parts.append("not reproduced within float tolerance:")

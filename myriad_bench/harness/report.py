@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from myriad_bench.harness.learning import sees_text
 from myriad_bench.harness.messages import number, text_table
@@ -111,7 +112,11 @@ def table_lines(rows: list[dict[str, str]]) -> list[str]:
 
 
 def markdown_report(
-    records: Sequence[CaseRecord], *, unused: Sequence[str] = (), notes: Sequence[str] = ()
+    records: Sequence[CaseRecord],
+    *,
+    unused: Sequence[str] = (),
+    notes: Sequence[str] = (),
+    plots: Sequence[str] = (),
 ) -> str:
     """The report as Markdown (also what goes to ``$GITHUB_STEP_SUMMARY``)."""
     rows = summary_rows(records)
@@ -146,6 +151,9 @@ def markdown_report(
                 "</details>",
                 "",
             ]
+    if plots:
+        lines += ["", "### Learning curves", ""]
+        lines += [f"![{Path(name).stem}]({quote(name)})" for name in plots]
     if unused:
         lines += ["", "### Unused baselines", "", *(f"- `{case}`" for case in unused)]
     if notes:
@@ -262,7 +270,7 @@ def write_report(
     json_path = directory / "report.json"
     atomic_write_bytes(json_path, json.dumps(_jsonable(payload), indent=2).encode())
     md_path = directory / "report.md"
-    text = markdown_report(records, unused=unused, notes=notes)
+    text = markdown_report(records, unused=unused, notes=notes, plots=[p.name for p in plots])
     atomic_write_bytes(md_path, text.encode())
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:

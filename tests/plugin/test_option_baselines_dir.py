@@ -27,3 +27,20 @@ def test_ini_path_is_relative_to_the_ini_file(project):
         "-p", "no:cacheprovider", str(project.root), "--rootdir", str(project.root)
     )
     result.assert_outcomes(passed=1)
+
+
+def test_a_run_from_a_subfolder_uses_the_rootdirs_store_and_warns_without_an_ini(project, monkeypatch):
+    project.run("--myriad-update-baselines").assert_outcomes(passed=1)
+    sub = project.root / "sub"
+    sub.mkdir()
+    monkeypatch.chdir(sub)
+    result = project.pytester.runpytest_inprocess("-p", "no:cacheprovider", str(project.root))
+    result.assert_outcomes(passed=1)
+    assert not (sub / "baselines").exists()
+    result.stdout.fnmatch_lines(
+        [f"myriad-bench: baselines {project.root}/baselines, *", "myriad-bench: warning: no ini file, *"]
+    )
+    project.pytester.makeini("[pytest]\n")
+    pinned = project.pytester.runpytest_inprocess("-p", "no:cacheprovider", str(project.root))
+    pinned.assert_outcomes(passed=1)
+    assert "warning: no ini file" not in pinned.stdout.str()

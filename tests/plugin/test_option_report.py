@@ -30,6 +30,7 @@ def test_report_files_are_written_and_the_summary_appended(updated, monkeypatch)
         in markdown
     )
     assert f"| {CASE} | 6 |" in markdown
+    assert f"![{CASE}]({CASE}.png)" in markdown  # the plot beside it, linked
     text = summary.read_text()
     assert text.startswith("# earlier step\n") and "## myriad-bench" in text
     result.stdout.fnmatch_lines(["*report: *out*report.md (1 plots)*"])
@@ -54,12 +55,23 @@ def test_failures_and_unused_baselines_are_in_the_report(updated):
     updated.weaken()
     result = updated.run("--myriad-report=out")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*unused baselines in*(no test used them): test_demo_suite.test_removed"])
+    result.stdout.fnmatch_lines(["*unused baselines in*(no test used them): test_demo_suite.test_removed; *"])
     markdown = (updated.root / "out" / "report.md").read_text()
     assert "**not reproduced**" in markdown
     assert "### Failures" in markdown and "not reproduced within float tolerance" in markdown
     assert "- `test_demo_suite.test_removed`" in markdown
     assert "test_elsewhere" not in markdown
-    # A narrowed run cannot tell which baselines are unused.
+    # A narrowed run cannot tell which baselines are unused: not listed, and an update keeps them.
     narrowed = updated.run("test_demo_suite.py::test_controller")
     assert "unused baselines" not in narrowed.stdout.str()
+    updated.run("-k", "controller", "--myriad-update-baselines").assert_outcomes(passed=1)
+    assert updated.baseline_dir("test_demo_suite.test_removed").is_dir()
+    # An update of the whole suite removes them (syrupy's rule), and says so; a case of a module
+    # this run did not collect stays.
+    pruned = updated.run("--myriad-update-baselines")
+    pruned.assert_outcomes(passed=1)
+    pruned.stdout.fnmatch_lines(
+        ["*removed unused baselines from*(no test uses them): test_demo_suite.test_removed"]
+    )
+    assert not updated.baseline_dir("test_demo_suite.test_removed").exists()
+    assert updated.baseline_dir("test_elsewhere.test_other").is_dir()

@@ -1,0 +1,95 @@
+"""Saved agents checked: the final checkpoint of each baseline seed, restored and evaluated.
+
+Training baselines keep each seed's final agent (``seed-<k>/checkpoints/final.msgpack``, Flax
+msgpack as ``save(save_checkpoint=True)`` writes it) and, in ``baseline.yaml``, the mean return
+of evaluating it with the case's eval settings (``checkpoint_return``). A check restores every
+stored checkpoint onto the structure of the agent the current code builds for the case's config
+and evaluates it the same way (one compiled evaluation serves every seed):
+
+- a checkpoint that no longer restores is ``saved agent no longer loads``, naming the file and
+  the leaves that do not fit (a changed network: new hidden size, renamed layer);
+- in an exact comparison (the baseline's own platform) the evaluation must reproduce the stored
+  return (float tolerance); a stat comparison checks loading only (returns are allowed to move).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from myriad_bench.harness.curves import seed_of
+from myriad_bench.store.errors import ArtifactError
+
+__all__ = ["checkpoint_problems", "checkpoint_returns", "evaluated_return"]
+
+
+def evaluated_return(config: Any, agent_state: Any) -> float:
+    """The mean return of ``agent_state`` (a live state or a raw restored dict) over the eval
+    episodes of ``config`` (its eval rollouts and seed)."""
+    from myriad_bench.platform.evaluation import prepare_evaluation
+
+    outputs = prepare_evaluation(config, agent_state=agent_state).run()
+    return float(np.mean(outputs.episodes["episode_returns"]))
+
+
+def checkpoint_returns(runs: Sequence[Any]) -> dict[int, float]:
+    """What an update stores: each training run's final agent, evaluated, by seed."""
+    return {
+        seed_of(run): evaluated_return(run.config, run.agent_state)
+        for run in runs
+        if getattr(run, "agent_state", None) is not None
+    }
+
+
+def _stored(summary: Mapping[str, Any] | None, seed: int) -> float | None:
+    """The stored ``checkpoint_return`` of ``seed`` when it is a finite number (the file is hostile)."""
+    per_seed = summary.get("per_seed") if isinstance(summary, Mapping) else None
+    entry = per_seed.get(seed) if isinstance(per_seed, Mapping) else None
+    value = entry.get("checkpoint_return") if isinstance(entry, Mapping) else None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def checkpoint_problems(
+    platform: Any,
+    summary: Mapping[str, Any] | None,
+    *,
+    same_platform: bool,
+    rtol: float = 1e-5,
+    atol: float = 1e-6,
+) -> tuple[list[str], float]:
+    """What is wrong with the stored checkpoints of ``platform`` (``PlatformRuns``), and the
+    seconds the check took. Empty when every checkpoint restores (and, on the baseline's own
+    platform, evaluates to the stored return)."""
+    from myriad_bench.store.agent_state import AgentStateMismatch, load_agent_state
+
+    start = time.perf_counter()
+    problems = []
+    for seed, path in sorted(platform.checkpoints.items()):
+        try:
+            value = evaluated_return(platform.runs[seed].config, load_agent_state(path))
+        except AgentStateMismatch as error:
+            shown = "; ".join(error.leaves[:8]) + (
+                f"; and {len(error.leaves) - 8} more" if len(error.leaves) > 8 else ""
+            )
+            problems.append(f"saved agent no longer loads: {path}: {shown}")
+            continue
+        except ArtifactError as error:
+            problems.append(f"saved agent no longer loads: {error}")
+            continue
+        stored = _stored(summary, seed)
+        if (
+            same_platform
+            and stored is not None
+            and not math.isclose(value, stored, rel_tol=rtol, abs_tol=atol)
+        ):
+            problems.append(
+                f"saved agent of seed {seed} ({path}) evaluates to {value:.6g}; "
+                f"the baseline recorded {stored:.6g}"
+            )
+    return problems, time.perf_counter() - start
