@@ -50,7 +50,7 @@ from myriad_bench.harness.curves import validate_case_name
 from myriad_bench.harness.records import Kind
 from myriad_bench.store import swap
 from myriad_bench.store.atomic import fsync_dir
-from myriad_bench.store.fingerprint import fingerprint_digest, library_versions
+from myriad_bench.store.fingerprint import fingerprint_digest, library_versions, same_platform
 from myriad_bench.store.yaml_io import write_yaml
 
 __all__ = [
@@ -144,6 +144,26 @@ class BaselineStore:
         """Load a case; :class:`BaselineError` naming the file if anything is missing or wrong."""
         self._recover_quietly(case)
         return read_baseline_dir(self.path(case), case, root=self.root)
+
+    def stored_speed(
+        self, case: str, fingerprint: Mapping[str, Any] | None, *, kind: Kind | None = None
+    ) -> SpeedSection | None:
+        """The speed section of ``fingerprint``'s platform, from ``baseline.yaml`` alone (no run is
+        loaded); ``None`` when the case (of ``kind``, if given) or that platform has none, or the
+        case is unreadable (an update replaces it)."""
+        if not self.exists(case):
+            return None
+        directory = self.path(case)
+        try:
+            if BASELINE_FILE not in scan_case(directory, self.root):  # links refused as in read()
+                return None
+            document = BaselineDocument.read(directory / BASELINE_FILE)
+        except BaselineError:
+            return None
+        if kind is not None and document.meta.kind != kind:
+            return None
+        entry = next((e for e in document.platforms if same_platform(e.fingerprint, fingerprint)), None)
+        return entry.speed if entry is not None else None
 
     @contextlib.contextmanager
     def _existing(self, case: str) -> Iterator[Baseline]:

@@ -206,7 +206,7 @@ def _write(
         runs = _grown(runs, more_seeds, wanted - len(runs), {seed_of(run) for run in runs})
         record = replace(_obtained(case, record.nodeid, record.kind, runs), nodeid=record.nodeid)
     fingerprint = dict(fingerprint) if fingerprint else None
-    stored = _stored_speed(store, case, fingerprint)
+    stored = store.stored_speed(case, fingerprint)
     section = speed_section(timing, stored, speed)
     metric, higher = _metric(options, runs)
     saved = checkpoint_returns(runs) if record.kind == "training" else None
@@ -233,16 +233,6 @@ def _write(
         written = SpeedRecord(verdict, section.env_steps_per_s, rounds=section.rounds, spread=section.spread)
         written = replace(written, compile_s=section.compile_s, compile_cache=section.compile_cache)
     return replace(record, status="written", message=outcome.message, path=str(outcome.path), speed=written)
-
-
-def _stored_speed(store: BaselineStore, case: str, fingerprint: Mapping | None) -> SpeedSection | None:
-    if not store.exists(case):
-        return None
-    try:
-        platform = store.read(case).for_platform(fingerprint)
-    except BaselineError:
-        return None  # an unreadable case is being rewritten anyway
-    return platform.speed if platform is not None else None
 
 
 def speed_section(

@@ -10,17 +10,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from myriad_bench.harness.records import Difference
+from myriad_bench.store.agent_state import flatten
 
 __all__ = ["config_differences", "fingerprint_differences"]
-
-
-def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(data, Mapping):
-        flat: dict[str, Any] = {}
-        for key, value in data.items():
-            flat.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
-        return flat
-    return {prefix: data}
 
 
 def _differences(old: Mapping[str, Any], new: Mapping[str, Any], skip: str = "") -> list[Difference]:
@@ -35,11 +27,11 @@ def _differences(old: Mapping[str, Any], new: Mapping[str, Any], skip: str = "")
 
 def config_differences(baseline_config: Any, current_config: Any) -> list[Difference]:
     """Each config field that differs between the baseline's and the current config, seed aside."""
-    old = _flatten(baseline_config.model_dump(mode="json"))
-    new = _flatten(current_config.model_dump(mode="json"))
+    old = flatten(baseline_config.model_dump(mode="json"), ".")
+    new = flatten(current_config.model_dump(mode="json"), ".")
     return _differences(old, new, skip="run.seed")
 
 
 def fingerprint_differences(baseline: Mapping | None, current: Mapping | None) -> list[Difference]:
     """Each platform-fingerprint entry that differs between the baseline's and the current one."""
-    return _differences(_flatten(baseline or {}), _flatten(current or {}))
+    return _differences(flatten(baseline or {}, "."), flatten(current or {}, "."))

@@ -66,6 +66,24 @@ class BaselineFixture:
         self.session.add_record(CaseRecord(case, "error", message, nodeid=self.node.nodeid))
         pytest.fail(message, pytrace=False)
 
+    def _begin(self, name: str | None) -> tuple[str, Baseline | None]:
+        """The case a check is about (each once per test) and its stored baseline (none when writing)."""
+        __tracebackhide__ = True
+        session = self.session
+        case = validate_case_name(name) if name is not None else self.case
+        if case in self._checked:
+            raise ValueError(
+                f"case '{case}' was already checked in this test; give each check its own name=..."
+            )
+        self._checked.add(case)
+        session.used_cases.add(case)
+        stored = None
+        if not session.writes:
+            stored = self._preloaded if case == self.case else None
+            if stored is None and session.store.exists(case):
+                stored = self._read(case)
+        return case, stored
+
     def check(
         self,
         results: Any,
@@ -89,19 +107,8 @@ class BaselineFixture:
         """
         __tracebackhide__ = True
         session = self.session
-        case = validate_case_name(name) if name is not None else self.case
-        if case in self._checked:
-            raise ValueError(
-                f"case '{case}' was already checked in this test; give each check its own name=..."
-            )
-        self._checked.add(case)
-        session.used_cases.add(case)
+        case, stored = self._begin(name)
         timed = session.timed_run_of(results)
-        stored = None
-        if not session.writes:
-            stored = self._preloaded if case == self.case else None
-            if stored is None and session.store.exists(case):
-                stored = self._read(case)
         record = check_results(
             case,
             results,
@@ -148,18 +155,7 @@ class BaselineFixture:
             if isinstance(env_steps, bool) or int(env_steps) != env_steps or env_steps < 1:
                 raise ValueError(f"env_steps must be a positive number of steps per call, got {env_steps!r}")
             timing = dataclasses.replace(timing, env_steps=int(env_steps))
-        case = validate_case_name(name) if name is not None else self.case
-        if case in self._checked:
-            raise ValueError(
-                f"case '{case}' was already checked in this test; give each check its own name=..."
-            )
-        self._checked.add(case)
-        session.used_cases.add(case)
-        stored = None
-        if not session.writes:
-            stored = self._preloaded if case == self.case else None
-            if stored is None and session.store.exists(case):
-                stored = self._read(case)
+        case, stored = self._begin(name)
         record = check_speed(
             case,
             timing,

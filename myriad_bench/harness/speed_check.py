@@ -74,14 +74,7 @@ def _write(
     owner = store.claim(case, writer.run_id, writer.owner)
     if owner is not None:
         return replace(record, status="failed", message=messages.claimed(case, owner))
-    stored = None
-    if store.exists(case):
-        try:
-            old = store.read(case)
-            platform = old.for_platform(fingerprint) if old.kind == "speed" else None
-            stored = platform.speed if platform is not None else None
-        except BaselineError:
-            stored = None  # an unreadable case is rewritten
+    stored = store.stored_speed(case, fingerprint, kind="speed")
     section = speed_section(timing, stored, speed)
     assert section is not None  # mode is not off and the timing has a rate
     try:

@@ -13,6 +13,7 @@ imported when a function needs them, not with this module.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from myriad_bench.store.atomic import atomic_write_bytes
 from myriad_bench.store.bounds import check_expansion, non_plain_arrays
 from myriad_bench.store.errors import ArtifactError
 
-__all__ = ["AgentStateMismatch", "load_agent_state", "restore_agent_state", "save_agent_state"]
+__all__ = ["AgentStateMismatch", "flatten", "load_agent_state", "restore_agent_state", "save_agent_state"]
 
 
 def save_agent_state(state: Any, path: Path | str) -> None:
@@ -95,8 +96,8 @@ def restore_agent_state(target: Any, raw: Any, *, source: Path | str | None = No
     from flax import serialization
 
     where = f"{source}: " if source is not None else ""
-    wanted = _flat(serialization.to_state_dict(target))
-    stored = _flat(raw)
+    wanted = flatten(serialization.to_state_dict(target))
+    stored = flatten(raw)
     leaves = [f"{path} (missing from the file)" for path in wanted if path not in stored]
     leaves += [f"{path} (not in this agent)" for path in stored if path not in wanted]
     leaves += [
@@ -129,11 +130,11 @@ class AgentStateMismatch(ArtifactError):
         self.leaves = leaves
 
 
-def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
-    """A nested state dict as ``{"params/Dense_0/kernel": leaf}``."""
-    if isinstance(tree, dict):
+def flatten(tree: Any, sep: str = "/", prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as one level, keys joined by ``sep``: ``{"params/Dense_0/kernel": leaf}``."""
+    if isinstance(tree, Mapping):
         flat: dict[str, Any] = {}
         for key, value in tree.items():
-            flat.update(_flat(value, f"{prefix}/{key}" if prefix else str(key)))
+            flat.update(flatten(value, sep, f"{prefix}{sep}{key}" if prefix else str(key)))
         return flat
     return {prefix: tree}
