@@ -1,34 +1,104 @@
 """The ``myriad-bench`` command.
 
-- ``myriad-bench run [--suite DIR] [pytest args...]``: the benchmark suite with its summary.
+- ``myriad-bench run [--suite DIR] [pytest args...]``: the benchmark suite with its summary; the
+  suite is ini option ``myriad_suite``, else ``testpaths``, of the project's pytest configuration.
 - ``myriad-bench compare RUN_DIR BASELINE_DIR``: check saved runs against a baseline folder with
   the same engine and message as the ``baseline`` fixture; exit 0 when it passes, 1 when not.
 - ``myriad-bench baselines list [--dir DIR]``: the stored cases, one row per platform (CPU,
   digest, seeds, final return, speed); a case that cannot be read is an ERROR row.
 - ``myriad-bench baselines migrate [--dir DIR]``: rewrite format 1 cases as format 2 in place,
   their runs byte for byte, the sha256 of every file recorded.
+
+Without ``--suite`` / ``--dir`` the commands read the pytest configuration pytest would read here
+(rootdir, ini file, ini options: :func:`project_settings`), so they find the same suite and the
+same baselines as ``python -m pytest`` does, from any folder of the project.
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 _PASS, _FAIL, _ERROR = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class ProjectSettings:
+    """What the pytest configuration of a project says about its benchmarks, resolved as the plugin
+    resolves it (see :func:`project_settings`)."""
+
+    rootdir: Path
+    inifile: Path | None
+    baselines_dir: Path
+    suite: list[Path]
+    """The benchmark suite: ini ``myriad_suite``, else ``testpaths``; empty when neither is set."""
+    suite_source: str
+    """Where :attr:`suite` came from, for messages (``ini option myriad_suite in <file>``)."""
+
+
+def project_settings(pytest_args: list[str] | None = None) -> ProjectSettings:
+    """The rootdir, ini file, baselines folder and suite that ``pytest <pytest_args>`` would use here.
+
+    pytest itself parses the command line and finds the rootdir and ini file (``pyproject.toml``,
+    ``pytest.ini``, ``tox.ini``, ``setup.cfg``), with every installed plugin and the initial
+    conftests loaded, so ``-c``, ``--rootdir``, ``-o name=value`` and ini defaults behave as in a
+    test run. Raises ``pytest.UsageError`` for a command line or setting pytest refuses.
+    """
+    # Imported here: only the commands that read the configuration pay for pytest and its plugins.
+    from _pytest.config import _prepareconfig  # what pytest.main calls; public API has no parse-only
+
+    from myriad_bench.harness.session import MyriadSession
+
+    config = _prepareconfig(["-p", "no:cacheprovider", *(pytest_args or [])])
+    try:
+        # The plugin's own session object resolves the store: one rule for the CLI and the plugin.
+        baselines_dir = MyriadSession(config).store.root
+        rootdir, inifile = config.rootpath, config.inipath
+        ini_base = inifile.parent if inifile is not None else rootdir
+        where = f" in {inifile}" if inifile is not None else ""
+        suite_names, source = list(config.getini("myriad_suite")), f"ini option myriad_suite{where}"
+        suite = [Path(ini_base, name).resolve() for name in suite_names]
+        if not suite:
+            # pytest's rule for testpaths: relative to the rootdir, with glob patterns.
+            suite_names, source = list(config.getini("testpaths")), f"ini option testpaths{where}"
+            suite = [Path(rootdir, name).resolve() for name in suite_names]
+        return ProjectSettings(rootdir, inifile, baselines_dir, suite, source if suite else "")
+    finally:
+        config._ensure_unconfigure()
 
 
 def _run(args: argparse.Namespace, extra: list[str]) -> int:
     """Run the benchmark suite against the committed baselines."""
     import pytest  # only this command runs pytest; the others must not pay for importing it
 
-    suite = Path(args.suite)
-    if not suite.exists():
+    try:
+        settings = project_settings(extra)
+    except pytest.UsageError as error:
+        print(f"myriad-bench run: {error}", file=sys.stderr)
+        return int(pytest.ExitCode.USAGE_ERROR)
+    if args.suite is not None:
+        suite, source = [Path(args.suite)], "--suite"
+    else:
+        suite, source = settings.suite, settings.suite_source
+    paths: list[str] = []
+    for path in suite:
+        matches = sorted(glob.glob(str(path), recursive=True)) if glob.has_magic(str(path)) else []
+        if not (matches or path.exists()):
+            print(
+                f"myriad-bench: benchmark suite not found: {path} (from {source}; "
+                "set ini option myriad_suite or testpaths, or pass --suite)"
+            )
+            return 2
+        paths.extend(matches or [str(path)])
+    if not suite:
         print(
-            f"myriad-bench: benchmark suite not found: {suite} (run from the repository root or pass --suite)"
+            "myriad-bench: no ini option myriad_suite or testpaths "
+            f"({settings.inifile or 'no ini file'}): running pytest on its default paths"
         )
-        return 2
-    return int(pytest.main([str(suite), "-p", "no:cacheprovider", *extra]))
+    return int(pytest.main([*paths, "-p", "no:cacheprovider", *extra]))
 
 
 def _run_fingerprint(run_dir: Path) -> dict | None:
@@ -142,9 +212,24 @@ def _baselines_migrate(root: Path) -> int:
 
 
 def _baselines(args: argparse.Namespace) -> int:
-    root = Path(args.dir)
+    if args.dir is not None:
+        root, source = Path(args.dir), "--dir"
+    else:
+        import pytest
+
+        try:
+            settings = project_settings()
+        except pytest.UsageError as error:
+            print(f"myriad-bench baselines: {error}", file=sys.stderr)
+            return _ERROR
+        root = settings.baselines_dir
+        source = (
+            f"ini option myriad_baselines_dir in {settings.inifile}"
+            if settings.inifile
+            else f"no ini file; rootdir {settings.rootdir}"
+        )
     if not root.is_dir():
-        print(f"myriad-bench baselines: no baselines folder at {root}", file=sys.stderr)
+        print(f"myriad-bench baselines: no baselines folder at {root} (from {source})", file=sys.stderr)
         return _ERROR
     return _baselines_migrate(root) if args.action == "migrate" else _baselines_list(root)
 
@@ -154,7 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the benchmark suite (extra arguments go to pytest)")
     run.add_argument(
-        "--suite", default="benchmarks", help="folder of the benchmark suite (default: benchmarks)"
+        "--suite",
+        default=None,
+        help="folder of the benchmark suite (default: ini option myriad_suite, else testpaths)",
     )
     compare = sub.add_parser("compare", help="check saved runs against a baseline folder")
     compare.add_argument(
@@ -173,7 +260,11 @@ def main(argv: list[str] | None = None) -> int:
         "migrate", help="rewrite format 1 cases as format 2 (runs kept byte for byte, digests recorded)"
     )
     for action in (listing, migrate):
-        action.add_argument("--dir", default="baselines", help="baselines folder (default: baselines)")
+        action.add_argument(
+            "--dir",
+            default=None,
+            help="baselines folder (default: the plugin's, from ini option myriad_baselines_dir)",
+        )
 
     args, extra = parser.parse_known_args(argv)
     if args.command == "run":

@@ -1,5 +1,5 @@
 """The ``myriad-bench`` command: compare (same engine and message as the fixture), baselines list and
-migrate."""
+migrate, and the pytest configuration they read (rootdir, ini file, baselines dir, suite)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from test_baselines import SEEDS, evaluation_results, training_results
 
-from myriad_bench.cli import main
+from myriad_bench.cli import main, project_settings
 from myriad_bench.harness.baseline_store import BaselineStore, SpeedSection
 from myriad_bench.store.fingerprint import fingerprint_digest, platform_fingerprint
 
@@ -109,3 +109,89 @@ def test_baselines_migrate_rewrites_format_1_keeping_the_runs(tmp_path, capsys):
 def test_run_reports_a_missing_suite(tmp_path, capsys):
     assert main(["run", "--suite", str(tmp_path / "nowhere")]) == 2
     assert "benchmark suite not found" in capsys.readouterr().out
+
+
+def make_project(root: Path, ini: str, settings: dict[str, str]) -> Path:
+    """A project folder whose pytest configuration (``pytest.ini`` or ``pyproject.toml``) holds
+    ``settings``; values are TOML literals (a pytest.ini gets them unquoted)."""
+    root.mkdir(parents=True, exist_ok=True)
+    if ini == "pyproject.toml":
+        lines = ["[tool.pytest.ini_options]", *(f"{key} = {value}" for key, value in settings.items())]
+    else:
+        plain = {key: value.strip("[]").replace('"', "").replace(",", " ") for key, value in settings.items()}
+        lines = ["[pytest]", *(f"{key} = {value}" for key, value in plain.items())]
+    (root / ini).write_text("\n".join(lines) + "\n")
+    (root / "sub" / "deeper").mkdir(parents=True)
+    return root
+
+
+@pytest.mark.parametrize("ini", ["pyproject.toml", "pytest.ini"])
+def test_baselines_commands_use_the_ini_baselines_dir_from_any_subfolder(tmp_path, monkeypatch, capsys, ini):
+    project = make_project(tmp_path / "project", ini, {"myriad_baselines_dir": '"store/here"'})
+    store = BaselineStore(project / "store" / "here")
+    store.write("eval.case", [evaluation_results(4)], fingerprint=platform_fingerprint())
+    BaselineStore(project / "baselines").write(  # the default folder: must not be the one read
+        "decoy.case", [evaluation_results(4)], fingerprint=platform_fingerprint()
+    )
+    monkeypatch.chdir(project / "sub" / "deeper")
+    assert main(["baselines", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "eval.case" in out and "decoy.case" not in out
+    assert main(["baselines", "migrate"]) == 0
+    assert "eval.case: already format 2" in capsys.readouterr().out
+
+
+def test_baselines_list_without_a_folder_says_where_it_looked(tmp_path, monkeypatch, capsys):
+    project = make_project(tmp_path / "project", "pytest.ini", {"myriad_baselines_dir": "nothing"})
+    monkeypatch.chdir(project / "sub")
+    assert main(["baselines", "list"]) == 2
+    err = capsys.readouterr().err
+    assert str(project / "nothing") in err and str(project / "pytest.ini") in err
+
+
+def suite_file(folder: Path, name: str, passes: bool = True) -> Path:
+    """A test module that leaves ``<name>.ran`` beside itself when it runs."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.py").write_text(
+        "from pathlib import Path\n\n\n"
+        f"def test_it():\n    Path(__file__).with_suffix('.ran').touch()\n    assert {passes}\n"
+    )
+    return folder / f"{name}.ran"
+
+
+def test_run_without_a_suite_runs_testpaths_from_a_subfolder(tmp_path, monkeypatch):
+    project = make_project(tmp_path / "project", "pyproject.toml", {"testpaths": '["checks"]'})
+    ran = suite_file(project / "checks", "test_cli_testpaths_case")
+    other = suite_file(project / "sub", "test_cli_not_a_testpath", passes=False)
+    monkeypatch.chdir(project / "sub" / "deeper")
+    assert main(["run", "-q"]) == 0
+    assert ran.exists() and not other.exists()
+
+
+def test_run_prefers_myriad_suite_over_testpaths(tmp_path, monkeypatch):
+    project = make_project(
+        tmp_path / "project", "pytest.ini", {"testpaths": "tests", "myriad_suite": "bench more"}
+    )
+    tests_ran = suite_file(project / "tests", "test_cli_project_tests", passes=False)
+    bench_ran = suite_file(project / "bench", "test_cli_bench_case")
+    more_ran = suite_file(project / "more", "test_cli_more_case")
+    monkeypatch.chdir(project)
+    assert main(["run", "-q"]) == 0
+    assert bench_ran.exists() and more_ran.exists() and not tests_ran.exists()
+
+
+def test_run_names_the_ini_file_of_a_missing_suite(tmp_path, monkeypatch, capsys):
+    project = make_project(tmp_path / "project", "pyproject.toml", {"myriad_suite": '["benchmarks"]'})
+    monkeypatch.chdir(project / "sub")
+    assert main(["run"]) == 2
+    out = capsys.readouterr().out
+    assert f"benchmark suite not found: {project / 'benchmarks'}" in out
+    assert f"ini option myriad_suite in {project / 'pyproject.toml'}" in out
+
+
+def test_project_settings_of_this_repository_run_the_benchmarks():
+    # The README's Quick start runs `myriad-bench run` here: it must run benchmarks/, not tests/.
+    root = Path(__file__).resolve().parents[1]
+    settings = project_settings([str(root / "tests")])
+    assert settings.rootdir == root and settings.inifile == root / "pyproject.toml"
+    assert settings.suite == [root / "benchmarks"] and settings.baselines_dir == root / "baselines"

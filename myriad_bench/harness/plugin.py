@@ -103,6 +103,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini("myriad_baselines_dir", "folder of the committed baselines", default="baselines")
     parser.addini(
+        "myriad_suite",
+        "paths `myriad-bench run` runs (relative to the ini file; empty: testpaths)",
+        type="args",
+        default=[],
+    )
+    parser.addini(
         "myriad_report", "folder for report.json, report.md and PNGs (empty: no report)", default=""
     )
     parser.addini("myriad_alpha", "risk of a false regression verdict (confidence 1-alpha)", default="0.01")
