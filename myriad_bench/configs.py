@@ -177,15 +177,31 @@ class EnvConfig(BaseModel):
         return dict(self.model_extra or {})
 
 
+def _digest_of(data: dict[str, Any]) -> str:
+    data["run"].pop("seed", None)
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
 class _Root(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    def canonical_data(self) -> dict[str, Any]:
+        """The config as JSON data, written the same way however its values were given."""
+        return self.model_dump(mode="json")
+
     def digest(self) -> str:
-        """A stable hex digest of everything that shapes the run's results, the seed aside."""
-        data = self.model_dump(mode="json")
-        data["run"].pop("seed", None)
-        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+        """A stable hex digest of everything that shapes the run's results, the seed aside.
+
+        Two configs of the same run have the same digest: an agent or env setting given
+        explicitly at its default counts as absent (see :meth:`canonical_data`).
+        """
+        return _digest_of(self.canonical_data())
+
+    def legacy_digest(self) -> str:
+        """:meth:`digest` as computed before explicit defaults counted as absent (the digest that
+        baselines written then record)."""
+        return _digest_of(self.model_dump(mode="json"))
 
 
 class _Buildable(_Root):
@@ -205,6 +221,100 @@ class _Buildable(_Root):
         except (ValueError, TypeError) as error:
             raise ValueError(f"agent section: {error}{_run_key_hint(self.agent.params())}") from None
         return self
+
+    def canonical_data(self) -> dict[str, Any]:
+        """The config as JSON data, less each agent or env setting given at the value its factory
+        uses without it (and ``run.rollout_steps`` at the agent's default): an explicit default
+        and an absent one read alike in the digest and in a baseline's config diff."""
+        from myriad_bench.agents.registry import make_agent
+        from myriad_bench.envs.registry import make_env
+
+        data = self.model_dump(mode="json")
+        try:
+            env = make_env(self.env.name, **self.env.params())
+        except Exception:  # a config loaded from a pickle whose env is not registered here
+            return data
+        env_params = _without_defaults(
+            self.env.params(), lambda params: _parts(make_env(self.env.name, **params), "config", "params")
+        )
+
+        def agent_parts(params: dict[str, Any]) -> tuple[tuple, tuple]:
+            agent = make_agent(self.agent.name, env.action_space, control=env.control, **params)
+            return (agent.params,), (agent.params, agent.rollout_steps, agent.off_policy)
+
+        agent_params = _without_defaults(self.agent.params(), agent_parts)
+        for section, kept in (("env", env_params), ("agent", agent_params)):
+            data[section] = {k: v for k, v in data[section].items() if k == "name" or k in kept}
+        rollout_steps = data["run"].get("rollout_steps")
+        if rollout_steps is not None:
+            try:
+                if agent_parts(self.agent.params())[1][1] == rollout_steps:
+                    data["run"]["rollout_steps"] = None
+            except Exception:  # as above: unknown here, so written as given
+                pass
+        return data
+
+
+def _parts(env: Any, *names: str) -> tuple[tuple, tuple]:
+    parts = tuple(getattr(env, name) for name in names)
+    return parts, parts
+
+
+def _without_defaults(params: dict[str, Any], build: Any) -> dict[str, Any]:
+    """``params`` less each explicit default.
+
+    ``build(params)`` returns ``(structs, compared)``: a key is an explicit default when one of
+    ``structs`` (the hyperparameter struct an agent or env keeps) holds the given value under that
+    name and ``compared`` is the same without the key. The field must hold it: a factory that
+    keeps a setting in a closure, or ignores it, would otherwise lose it from the digest. Keys are tried
+    one at a time in sorted order against those kept so far, so the result is deterministic and
+    builds what ``params`` builds; ``params`` come back whole when they do not build.
+    """
+    try:
+        structs, reference = build(params)
+    except Exception:  # a factory of the user's may raise anything; the digest must still exist
+        return params
+    kept = dict(params)
+    for key in sorted(params):
+        if not any(_holds(struct, key, params[key]) for struct in structs):
+            continue
+        trial = {name: value for name, value in kept.items() if name != key}
+        try:
+            same = _same_tree(build(trial)[1], reference)
+        except Exception:  # a required setting: it stays
+            same = False
+        if same:
+            kept = trial
+    return kept
+
+
+def _holds(struct: Any, key: str, value: Any) -> bool:
+    """Whether ``struct`` has a field ``key`` equal to ``value`` (lists and tuples alike)."""
+    import numpy as np
+
+    if not hasattr(struct, key):
+        return False
+    try:
+        held, given = np.asarray(getattr(struct, key)), np.asarray(value)
+        return held.shape == given.shape and bool(np.array_equal(held, given))
+    except (TypeError, ValueError):  # values NumPy cannot hold side by side are not the same
+        return False
+
+
+def _same_tree(a: Any, b: Any) -> bool:
+    """Whether two pytrees (hyperparameter structs, env params) have one structure and equal leaves."""
+    import jax
+    import numpy as np
+
+    leaves_a, tree_a = jax.tree_util.tree_flatten(a)
+    leaves_b, tree_b = jax.tree_util.tree_flatten(b)
+    if tree_a != tree_b:
+        return False
+    for x, y in zip(leaves_a, leaves_b, strict=True):
+        x, y = np.asarray(x), np.asarray(y)
+        if x.dtype != y.dtype or not np.array_equal(x, y):
+            return False
+    return True
 
 
 class Config(_Buildable):

@@ -244,3 +244,83 @@ def test_a_config_file_with_a_typo_fails_when_loaded(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match=r"(?s)config\.yaml.*did you mean .learning_rate."):
         load_config(path)
+
+
+@pytest.mark.parametrize(
+    "explicit",
+    [
+        {"learning_rate": 3e-3},  # PPOParams' default
+        {"learning_rate": 3e-3, "hidden_sizes": [64, 64], "gamma": 0.99},
+        {"env.gravity": 9.8},  # cartpole's default
+        {"rollout_steps": 32},  # PPO's own rollout length
+    ],
+)
+def test_explicit_defaults_equal_absent_ones_in_digest_and_diff(explicit: dict) -> None:
+    from myriad_bench.agents.ppo import DEFAULT_ROLLOUT_STEPS
+    from myriad_bench.harness.check import config_differences
+
+    assert DEFAULT_ROLLOUT_STEPS == 32
+    settings = {"env": "cartpole-control", "agent": "ppo", "num_envs": 4, "steps_per_env": 100}
+    absent, given = create_config(**settings), create_config(**settings, **explicit)
+    assert given.model_dump() != absent.model_dump()  # the config keeps what the user wrote
+    assert given.digest() == absent.digest()
+    assert config_differences(absent, given) == [] and config_differences(given, absent) == []
+    changed = create_config(**settings, **explicit, max_grad_norm=1.0)  # not the default (0.5)
+    assert changed.digest() != absent.digest()
+    assert [d.field for d in config_differences(given, changed)] == ["agent.max_grad_norm"]
+
+
+def test_control_hint_defaults_of_classical_controllers_count_as_absent() -> None:
+    # pid on pendulum-control picks obs_index=1, kp=10, kd=1, dt=0.05 from the env's hints.
+    hinted = create_eval_config(env="pendulum-control", agent="pid", obs_index=1, kp=10.0, kd=1.0, dt=0.05)
+    assert hinted.digest() == create_eval_config(env="pendulum-control", agent="pid").digest()
+    assert hinted.digest() != create_eval_config(env="pendulum-control", agent="pid", kp=9.0).digest()
+
+
+def test_settings_an_agent_does_not_keep_in_its_params_stay_in_the_digest(env: str, agent: str) -> None:
+    # The test agent ignores every setting: none may vanish from the digest (a factory that keeps
+    # a setting in a closure looks the same from outside).
+    a = create_config(env=env, agent=agent, steps_per_env=100, lr=0.1, **{"env.max_steps": 9})
+    b = create_config(env=env, agent=agent, steps_per_env=100, lr=0.2, **{"env.max_steps": 9})
+    assert a.digest() != b.digest() and a.digest() == a.legacy_digest()
+    assert a.canonical_data()["agent"] == {"name": agent, "lr": 0.1}
+
+
+def test_configs_of_unregistered_agents_still_have_a_digest() -> None:
+    from myriad_bench.agents.registry import make_agent, register_agent, unregister_agent
+
+    register_agent("test-configs-gone", lambda space, **params: make_agent("ppo", space, **params))
+    config = create_config(
+        env="cartpole-control", agent="test-configs-gone", steps_per_env=10, learning_rate=3e-3
+    )
+    canonical = config.digest()
+    assert canonical != config.legacy_digest()  # learning_rate=3e-3 is PPO's default
+    unregister_agent("test-configs-gone")  # a pickled config read where its agent is not registered
+    assert config.digest() == config.legacy_digest()
+
+
+def test_baselines_recording_the_legacy_digest_are_accepted() -> None:
+    from myriad_bench.harness.baseline_meta import BaselineMeta
+
+    config = create_config(env="cartpole-control", agent="ppo", steps_per_env=10, learning_rate=3e-3)
+    assert config.digest() != config.legacy_digest()
+    for recorded in (config.digest(), config.legacy_digest()):
+        assert BaselineMeta(kind="training", config_digest=recorded).accepts_config(config)
+    other = create_config(env="cartpole-control", agent="ppo", steps_per_env=10, learning_rate=1e-3)
+    assert not BaselineMeta(kind="training", config_digest=other.digest()).accepts_config(config)
+
+
+def test_committed_baselines_match_their_configs_written_with_or_without_defaults() -> None:
+    from myriad_bench.harness.baseline_store import BaselineStore
+    from myriad_bench.harness.check import config_differences
+
+    root = Path(__file__).resolve().parents[1] / "baselines"
+    if not root.is_dir():
+        pytest.skip("no committed baselines")
+    store = BaselineStore(root)
+    for case in store.cases():
+        stored = store.read(case)  # refuses a run whose config digest the file does not accept
+        config = next(iter(stored.platforms[0].runs.values())).config
+        assert stored.meta.accepts_config(config), case
+        bare = type(config).model_validate(config.canonical_data())  # explicit defaults left out
+        assert bare.digest() == config.digest() and config_differences(config, bare) == [], case

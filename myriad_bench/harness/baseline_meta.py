@@ -153,11 +153,12 @@ class BaselineMeta:
         """Whether runs of ``config`` belong to this file's ``config_digest`` (when it has one).
 
         Format 1 files written before ``run.scan_chunk_size`` was removed hold the digest of the
-        config with that (always null) field: those are accepted too.
+        config with that (always null) field: those are accepted too, and so is the digest of
+        files written before explicit defaults counted as absent (``legacy_digest``).
         """
         if self.config_digest is None:
             return True
-        accepted = {config.digest()}
+        accepted = {config.digest(), config.legacy_digest()}
         if self.format_version == 1:
             accepted.add(_digest_with_scan_chunk_size(config))
         return self.config_digest in accepted

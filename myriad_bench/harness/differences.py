@@ -27,8 +27,9 @@ def _differences(old: Mapping[str, Any], new: Mapping[str, Any], skip: str = "")
 
 def config_differences(baseline_config: Any, current_config: Any) -> list[Difference]:
     """Each config field that differs between the baseline's and the current config, seed aside."""
-    old = flatten(baseline_config.model_dump(mode="json"), ".")
-    new = flatten(current_config.model_dump(mode="json"), ".")
+    # Canonical data: a setting given at its default reads as absent on either side.
+    old = flatten(baseline_config.canonical_data(), ".")
+    new = flatten(current_config.canonical_data(), ".")
     return _differences(old, new, skip="run.seed")
 
 
