@@ -1,15 +1,19 @@
-"""Training cases: CartPole with DQN, PPO and PQN, eight seeds each, checked against baselines/.
+"""Training cases: CartPole with DQN, PPO and PQN, checked against baselines/.
 
-Each case trains its seeds side by side in one compiled program (``myriad_train(..., seeds=)``)
-and compares the per-seed evaluation curves with the stored ones: exactly on the platform the
-baseline was made on, with the bootstrap (final return and area under the curve) elsewhere.
+Each case trains eight seeds side by side in one compiled program (``myriad_train(..., seeds=)``)
+and compares the per-seed evaluation curves with the stored ones: exactly on a platform that has
+its own runs in the baseline, statistically (final return and area under the curve) elsewhere.
 
 The cases are built to catch an agent that learns worse, not only one that stops learning:
 learning rates below the agents' defaults and budgets that end while the curves still rise,
-so the area under the curve depends on how fast each agent learns. With eight seeds, halving
-the learning rate (the same as halving every Adam update) is flagged as a regression for all
-three by ``--myriad-compare=stat``; with the defaults, CartPole's 500 cap hides anything short
-of updates turned off. The whole module runs in well under a minute on two CPU cores.
+so the area under the curve depends on how fast each agent learns.
+
+Sized so that each sees a 20% drop of the area under the curve on another machine: baselines
+hold ``MAX_SEEDS`` seeds, and an inconclusive statistical check trains further seeds (in
+batches of eight, with the compiled program) up to as many. The counts come from the per-seed
+spread of the areas (coefficient of variation on this suite: DQN 0.20, PPO 0.13, PQN 0.09) and
+keep the worst case under 90 s on two CPU cores; on the baseline's platform only the eight
+seeds run.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import pytest
 import myriad_bench as mb
 
 SEEDS = list(range(8))
+MAX_SEEDS = {"dqn": 48, "ppo": 24, "pqn": 16}
 
 CASES = {
     "dqn": {
@@ -39,4 +44,4 @@ CASES = {
 def test_cartpole(agent, myriad_train, baseline):
     config = mb.create_config(env="cartpole-control", agent=agent, eval_rollouts=32, seed=0, **CASES[agent])
     results = myriad_train(config, seeds=SEEDS)
-    baseline.check(results)
+    baseline.check(results, max_seeds=MAX_SEEDS[agent])

@@ -8,15 +8,17 @@ and evaluates it the same way (one compiled evaluation serves every seed):
 
 - a checkpoint that no longer restores is ``saved agent no longer loads``, naming the file and
   the leaves that do not fit (a changed network: new hidden size, renamed layer);
-- in an exact comparison (the baseline's own platform) the evaluation must reproduce the stored
-  return (float tolerance); a stat comparison checks loading only (returns are allowed to move).
+- in an exact comparison (the baseline's own platform) the checkpoints of the seeds the check
+  trained are evaluated and must reproduce the stored return (float tolerance); the others, and
+  every one in a stat comparison, are restored onto the agent's shapes only (loading is what
+  can break there; returns are allowed to move).
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -59,20 +61,30 @@ def checkpoint_problems(
     platform: Any,
     summary: Mapping[str, Any] | None,
     *,
-    same_platform: bool,
+    evaluate: Collection[int] = (),
     rtol: float = 1e-5,
     atol: float = 1e-6,
 ) -> tuple[list[str], float]:
     """What is wrong with the stored checkpoints of ``platform`` (``PlatformRuns``), and the
-    seconds the check took. Empty when every checkpoint restores (and, on the baseline's own
-    platform, evaluates to the stored return)."""
-    from myriad_bench.store.agent_state import AgentStateMismatch, load_agent_state
+    seconds the check took. Empty when every checkpoint restores and, for the seeds in
+    ``evaluate`` (those an exact comparison on the baseline's own platform trained), evaluates to
+    the stored return. The others are only restored onto the agent's shapes: nothing is computed,
+    so a baseline of many seeds costs a check next to nothing."""
+    from myriad_bench.platform.evaluation import agent_state_shapes
+    from myriad_bench.store.agent_state import AgentStateMismatch, load_agent_state, restore_agent_state
 
     start = time.perf_counter()
-    problems = []
+    problems: list[str] = []
+    shapes: list[Any] = []  # one agent for every seed (configs differ by the seed only): traced once
     for seed, path in sorted(platform.checkpoints.items()):
+        config = platform.runs[seed].config
         try:
-            value = evaluated_return(platform.runs[seed].config, load_agent_state(path))
+            raw = load_agent_state(path)
+            if seed not in evaluate:
+                shapes = shapes or [agent_state_shapes(config)]
+                restore_agent_state(shapes[0], raw, source=path)
+                continue
+            value = evaluated_return(config, raw)
         except AgentStateMismatch as error:
             shown = "; ".join(error.leaves[:8]) + (
                 f"; and {len(error.leaves) - 8} more" if len(error.leaves) > 8 else ""
@@ -83,11 +95,7 @@ def checkpoint_problems(
             problems.append(f"saved agent no longer loads: {error}")
             continue
         stored = _stored(summary, seed)
-        if (
-            same_platform
-            and stored is not None
-            and not math.isclose(value, stored, rel_tol=rtol, abs_tol=atol)
-        ):
+        if stored is not None and not math.isclose(value, stored, rel_tol=rtol, abs_tol=atol):
             problems.append(
                 f"saved agent of seed {seed} ({path}) evaluates to {value:.6g}; "
                 f"the baseline recorded {stored:.6g}"

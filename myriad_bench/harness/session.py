@@ -365,8 +365,9 @@ class MyriadSession:
                 "deselected": self.deselected,
             }
             return
-        if self.update:
+        if self.writes:
             self.store.release_claims(self.run_id)
+        if self.update:
             # syrupy's rule: an update run that saw every test removes the baselines none used.
             self.pruned = self.store.prune(self.unused_cases())
         if self.report_dir is not None and self.records:

@@ -33,7 +33,14 @@ from myriad_bench.platform.types import EvaluationResults
 from myriad_bench.store.agent_state import restore_agent_state
 from myriad_bench.store.rundir import RunInfo, default_run_dir
 
-__all__ = ["EvaluationOutputs", "EvaluationProgram", "compile_evaluation", "evaluate", "prepare_evaluation"]
+__all__ = [
+    "EvaluationOutputs",
+    "EvaluationProgram",
+    "agent_state_shapes",
+    "compile_evaluation",
+    "evaluate",
+    "prepare_evaluation",
+]
 
 
 @dataclass(frozen=True)
@@ -187,6 +194,16 @@ def evaluate(
     """
     program = prepare_evaluation(config, agent_state, agent, return_episodes)
     return program.results(program.run(), run_dir=run_dir)
+
+
+def agent_state_shapes(config: EvalConfig | Config) -> Any:
+    """The shapes and dtypes of the state of the agent ``config`` builds (``jax.eval_shape`` of
+    its ``init``: traced, not compiled or run), to restore stored states onto."""
+    if isinstance(config, Config):
+        config = config_to_eval_config(config)
+    env, agent = resolve(config, None)
+    obs = jax.ShapeDtypeStruct(env.observation_space.shape, env.observation_space.dtype)
+    return jax.eval_shape(lambda key, o: agent.init(key, o, agent.params), jax.random.key(0), obs)
 
 
 def _agent_state(env: Environment, agent: Agent, agent_state: Any, key: jax.Array) -> Any:

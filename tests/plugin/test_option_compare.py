@@ -92,3 +92,12 @@ def test_unknown_mode_in_ini_is_a_usage_error(project):
     result = project.run()
     assert result.ret == 4
     result.stderr.fnmatch_lines(["*ini option myriad_compare: 'fuzzy' is not one of auto, exact, stat*"])
+
+
+def test_adding_this_platform_gives_it_exact_checks_and_leaves_no_claim(updated):
+    _move_baseline_to_another_platform(updated)
+    updated.run("--myriad-add-platform").assert_outcomes(passed=1)
+    platforms = updated.baseline_meta()["platforms"]
+    assert len(platforms) == 2 and platforms[0]["fingerprint"]["versions"]["jax"] == "0.0.1"
+    assert not list(updated.root.joinpath("baselines").glob(".*")), "a claim or temporary was left"
+    updated.run().stdout.fnmatch_lines([f"*{CASE}*reproduced*exact*"])

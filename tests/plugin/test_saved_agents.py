@@ -55,3 +55,29 @@ def test_a_changed_network_cannot_restore_the_stored_agents(project):
         ]
     )
     assert "params" in result.stdout.str()  # the mismatching leaves are named
+
+
+def test_a_stat_comparison_restores_without_evaluating(project):
+    """Another platform (stat forced) checks loading only: the shapes are traced, nothing is run."""
+    project.pytester.makeconftest(CONFTEST.format(hidden="(16,)"))
+    project.pytester.makepyfile(test_agents=TEST)
+    (project.root / "test_demo_suite.py").unlink()
+    project.run("--myriad-update-baselines").assert_outcomes(passed=1)
+    project.run("--myriad-compare=stat").assert_outcomes(passed=1)
+    project.pytester.makeconftest(CONFTEST.format(hidden="(24,)"))
+    result = project.run("--myriad-compare=stat")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"*{CASE}*saved agent no longer loads*"])
+
+
+def test_a_check_of_the_first_seeds_reproduces_a_baseline_of_max_seeds(project):
+    """Baselines are written with max_seeds seeds, trained in batches of the check's own size; on
+    the baseline's platform a check of the first seeds is exact against those seeds."""
+    project.pytester.makeconftest(CONFTEST.format(hidden="(16,)"))
+    project.pytester.makepyfile(test_agents=TEST.replace("seeds=[0, 1]))", "seeds=[0, 1]), max_seeds=4)"))
+    (project.root / "test_demo_suite.py").unlink()
+    project.run("--myriad-update-baselines").assert_outcomes(passed=1)
+    assert project.baseline_meta(CASE)["platforms"][0]["seeds"] == [0, 1, 2, 3]
+    result = project.run()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([f"*{CASE}*reproduced*exact*"])
