@@ -1,7 +1,8 @@
 """The ``myriad-bench`` command.
 
 - ``myriad-bench run [--suite DIR] [pytest args...]``: the benchmark suite with its summary; the
-  suite is ini option ``myriad_suite``, else ``testpaths``, of the project's pytest configuration.
+  suite is ini option ``myriad_suite``, else ``testpaths``, of the project's pytest configuration
+  (test paths among the pytest arguments run instead of it).
 - ``myriad-bench compare RUN_DIR BASELINE_DIR``: check saved runs against a baseline folder with
   the same engine and message as the ``baseline`` fixture; exit 0 when it passes, 1 when not.
 - ``myriad-bench baselines list [--dir DIR]``: the stored cases, one row per platform (CPU,
@@ -37,6 +38,8 @@ class ProjectSettings:
     """The benchmark suite: ini ``myriad_suite``, else ``testpaths``; empty when neither is set."""
     suite_source: str
     """Where :attr:`suite` came from, for messages (``ini option myriad_suite in <file>``)."""
+    paths_given: bool = False
+    """Whether the pytest arguments name test paths themselves (then they, not the suite, run)."""
 
 
 def project_settings(pytest_args: list[str] | None = None) -> ProjectSettings:
@@ -65,7 +68,10 @@ def project_settings(pytest_args: list[str] | None = None) -> ProjectSettings:
             # pytest's rule for testpaths: relative to the rootdir, with glob patterns.
             suite_names, source = list(config.getini("testpaths")), f"ini option testpaths{where}"
             suite = [Path(rootdir, name).resolve() for name in suite_names]
-        return ProjectSettings(rootdir, inifile, baselines_dir, suite, source if suite else "")
+        paths_given = config.args_source == config.ArgsSource.ARGS
+        return ProjectSettings(
+            rootdir, inifile, baselines_dir, suite, source if suite else "", paths_given=paths_given
+        )
     finally:
         config._ensure_unconfigure()
 
@@ -81,6 +87,8 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
         return int(pytest.ExitCode.USAGE_ERROR)
     if args.suite is not None:
         suite, source = [Path(args.suite)], "--suite"
+    elif settings.paths_given:  # `myriad-bench run benchmarks/test_training.py -k ppo`
+        suite, source = [], "the command line"
     else:
         suite, source = settings.suite, settings.suite_source
     paths: list[str] = []
@@ -93,7 +101,7 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
             )
             return 2
         paths.extend(matches or [str(path)])
-    if not suite:
+    if not suite and not settings.paths_given:
         print(
             "myriad-bench: no ini option myriad_suite or testpaths "
             f"({settings.inifile or 'no ini file'}): running pytest on its default paths"

@@ -195,3 +195,12 @@ def test_project_settings_of_this_repository_run_the_benchmarks():
     settings = project_settings([str(root / "tests")])
     assert settings.rootdir == root and settings.inifile == root / "pyproject.toml"
     assert settings.suite == [root / "benchmarks"] and settings.baselines_dir == root / "baselines"
+
+
+def test_run_with_test_paths_runs_them_instead_of_the_suite(tmp_path, monkeypatch):
+    project = make_project(tmp_path / "project", "pytest.ini", {"myriad_suite": "bench"})
+    suite_ran = suite_file(project / "bench", "test_cli_whole_suite", passes=False)
+    named_ran = suite_file(project / "bench" / "one", "test_cli_named_module")
+    monkeypatch.chdir(project)
+    assert main(["run", "-q", "bench/one/test_cli_named_module.py"]) == 0
+    assert named_ran.exists() and not suite_ran.exists()
