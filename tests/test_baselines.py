@@ -367,7 +367,16 @@ def test_stat_mode_accepts_other_seeds_and_exact_does_not(store, stored):
     assert check(store, runs, fingerprint=FINGERPRINT).mode == "stat"  # auto falls back
     forced = check(store, runs, fingerprint=FINGERPRINT, options=CheckOptions("exact"))
     assert not forced.passed
-    assert "needs the baseline's seeds [0, 1, 2, 3, 4, 5]" in forced.message
+    assert "needs seeds of the baseline's [0, 1, 2, 3, 4, 5], got [10, 11, 12]" in forced.message
+
+
+def test_auto_is_exact_for_some_of_the_baseline_seeds_on_its_platform(store, stored):
+    """Baselines hold max_seeds seeds: a check of the first of them is exact against those."""
+    outcome = check(store, [training_results(s) for s in SEEDS[:3]], fingerprint=FINGERPRINT)
+    assert outcome.mode == "exact" and outcome.passed and outcome.verdict == "reproduced"
+    assert "seeds [0, 1, 2] of the baseline's 6" in outcome.mode_reason
+    changed = check(store, [training_results(s, level=200.0) for s in SEEDS[:3]], fingerprint=FINGERPRINT)
+    assert changed.mode == "exact" and not changed.passed
 
 
 def test_config_change_fails_naming_each_field_with_both_values(store, stored):
