@@ -30,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from myriad_bench.core.defaults import without_defaults
 from myriad_bench.store.errors import ArtifactError
 from myriad_bench.store.yaml_io import load_yaml, write_yaml
 
@@ -234,7 +235,7 @@ class _Buildable(_Root):
             env = make_env(self.env.name, **self.env.params())
         except Exception:  # a config loaded from a pickle whose env is not registered here
             return data
-        env_params = _without_defaults(
+        env_params = without_defaults(
             self.env.params(), lambda params: _parts(make_env(self.env.name, **params), "config", "params")
         )
 
@@ -242,7 +243,7 @@ class _Buildable(_Root):
             agent = make_agent(self.agent.name, env.action_space, control=env.control, **params)
             return (agent.params,), (agent.params, agent.rollout_steps, agent.off_policy)
 
-        agent_params = _without_defaults(self.agent.params(), agent_parts)
+        agent_params = without_defaults(self.agent.params(), agent_parts)
         for section, kept in (("env", env_params), ("agent", agent_params)):
             data[section] = {k: v for k, v in data[section].items() if k == "name" or k in kept}
         rollout_steps = data["run"].get("rollout_steps")
@@ -258,63 +259,6 @@ class _Buildable(_Root):
 def _parts(env: Any, *names: str) -> tuple[tuple, tuple]:
     parts = tuple(getattr(env, name) for name in names)
     return parts, parts
-
-
-def _without_defaults(params: dict[str, Any], build: Any) -> dict[str, Any]:
-    """``params`` less each explicit default.
-
-    ``build(params)`` returns ``(structs, compared)``: a key is an explicit default when one of
-    ``structs`` (the hyperparameter struct an agent or env keeps) holds the given value under that
-    name and ``compared`` is the same without the key. The field must hold it: a factory that
-    keeps a setting in a closure, or ignores it, would otherwise lose it from the digest. Keys are tried
-    one at a time in sorted order against those kept so far, so the result is deterministic and
-    builds what ``params`` builds; ``params`` come back whole when they do not build.
-    """
-    try:
-        structs, reference = build(params)
-    except Exception:  # a factory of the user's may raise anything; the digest must still exist
-        return params
-    kept = dict(params)
-    for key in sorted(params):
-        if not any(_holds(struct, key, params[key]) for struct in structs):
-            continue
-        trial = {name: value for name, value in kept.items() if name != key}
-        try:
-            same = _same_tree(build(trial)[1], reference)
-        except Exception:  # a required setting: it stays
-            same = False
-        if same:
-            kept = trial
-    return kept
-
-
-def _holds(struct: Any, key: str, value: Any) -> bool:
-    """Whether ``struct`` has a field ``key`` equal to ``value`` (lists and tuples alike)."""
-    import numpy as np
-
-    if not hasattr(struct, key):
-        return False
-    try:
-        held, given = np.asarray(getattr(struct, key)), np.asarray(value)
-        return held.shape == given.shape and bool(np.array_equal(held, given))
-    except (TypeError, ValueError):  # values NumPy cannot hold side by side are not the same
-        return False
-
-
-def _same_tree(a: Any, b: Any) -> bool:
-    """Whether two pytrees (hyperparameter structs, env params) have one structure and equal leaves."""
-    import jax
-    import numpy as np
-
-    leaves_a, tree_a = jax.tree_util.tree_flatten(a)
-    leaves_b, tree_b = jax.tree_util.tree_flatten(b)
-    if tree_a != tree_b:
-        return False
-    for x, y in zip(leaves_a, leaves_b, strict=True):
-        x, y = np.asarray(x), np.asarray(y)
-        if x.dtype != y.dtype or not np.array_equal(x, y):
-            return False
-    return True
 
 
 class Config(_Buildable):
