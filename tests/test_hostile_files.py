@@ -180,6 +180,16 @@ def test_aliased_lists_are_refused_before_anything_expands_them(tmp_path: Path, 
     assert found["peak_kib"] < 64 * 1024, found
 
 
+def test_a_list_holding_itself_half_a_million_times_is_refused_within_the_budget(tmp_path: Path) -> None:
+    # 1 MiB: an empty list, memoised, then appended to itself by reference (BINGET 0) 2**19 times.
+    # Walking it pushed 2**19 entries per level until the depth limit: 2.4 GB before the fix.
+    path = tmp_path / "results.pkl"
+    path.write_bytes(b"\x80\x04]\x94(" + b"h\x00" * 2**19 + b"e.")
+    found = load_in_child("pickle", path)
+    assert found["outcome"].startswith("ArtifactError") and "expands to more than" in found["outcome"], found
+    assert found["peak_kib"] < 64 * 1024, found
+
+
 def test_results_pickles_that_share_nothing_still_load(tmp_path: Path) -> None:
     path = tmp_path / "results.pkl"
     path.write_bytes(pickle.dumps({"rows": [[float(i)] * 10 for i in range(1_000)]}, protocol=5))

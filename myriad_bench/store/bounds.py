@@ -48,24 +48,24 @@ def check_expansion(obj: Any, size: int, source: Path | str, *, what: str = "fil
     ``2 * size + 10_000`` objects and :data:`MAX_DEPTH` levels of nesting.
     """
     budget = _OBJECTS_PER_BYTE * size + _OBJECTS_FLOOR
-    stack, count = [(obj, 0)], 0
+    stack, count = [(obj, 0)], 1
     while stack:
         value, depth = stack.pop()
-        count += 1
-        if count > budget:
-            raise ArtifactError(
-                f"{source}: the {what} expands to more than {budget:,} objects ({size:,} bytes on disk); "
-                "it repeats references to build a huge structure (corrupt or crafted)"
-            )
         if depth > MAX_DEPTH:
             raise ArtifactError(
                 f"{source}: the {what} nests deeper than {MAX_DEPTH} levels (corrupt or crafted)"
             )
         children = _children(value)
-        if children and all(isinstance(child, _LEAVES) for child in children):
-            count += len(children)  # a list of numbers or arrays: count it without a visit each
-            continue
-        stack.extend((child, depth + 1) for child in children)
+        # Children count when found, before any is pushed: the stack never holds more than the
+        # budget (a list holding itself 500 000 times once grew it by that much per level).
+        count += len(children)
+        if count > budget:
+            raise ArtifactError(
+                f"{source}: the {what} expands to more than {budget:,} objects ({size:,} bytes on disk); "
+                "it repeats references to build a huge structure (corrupt or crafted)"
+            )
+        if children and not all(isinstance(child, _LEAVES) for child in children):
+            stack.extend((child, depth + 1) for child in children)
 
 
 def _ml_dtype_types() -> tuple[type, ...]:
