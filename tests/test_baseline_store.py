@@ -10,6 +10,7 @@ import pickle
 import random
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
@@ -352,6 +353,69 @@ def test_a_non_finite_stored_return_is_refused_naming_the_file(store):
     with pytest.raises(BaselineError, match="non-finite mean return") as info:
         store.read("case")
     assert str(target) in str(info.value)
+
+
+def _relisted(store, seed: int, run) -> Path:
+    """Put ``run`` pickled at seed ``seed``'s results.pkl with its digest recorded, as an attacker would."""
+    target = store.path("case") / f"seed-{seed}" / "results.pkl"
+    target.write_bytes(pickle.dumps(run, protocol=5))
+    relist(store.path("case"))
+    return target
+
+
+def _with_extra(run, value):
+    config = run.config.model_copy(deep=True)
+    config.agent.__pydantic_extra__["extras"] = value  # past pydantic, as unpickling sets it
+    return dataclasses.replace(run, config=config)
+
+
+def _with_evals(**fields):
+    return lambda run: dataclasses.replace(run, eval_metrics=dataclasses.replace(run.eval_metrics, **fields))
+
+
+INNER_FIELDS = {
+    "a NumPy dtype in the agent extras": (lambda run: _with_extra(run, np.dtype("f4")), "not plain data"),
+    "an array in the agent extras": (lambda run: _with_extra(run, np.zeros(3)), "not plain data"),
+    "episode returns of text": (_with_evals(episode_returns=SECRET), "cannot be read (ValueError)"),
+    "episode returns None": (_with_evals(episode_returns=None), "cannot be read (TypeError)"),
+    "mean returns a mapping": (_with_evals(mean_return={"a": 1}), "cannot be read (TypeError)"),
+    "steps of text": (_with_evals(steps_per_env=[SECRET] * 4), "cannot be read (ValueError)"),
+    "ragged episode returns": (
+        _with_evals(episode_returns=[np.zeros(3, np.float32), np.zeros(5, np.float32)] * 2),
+        "cannot be read (ValueError)",
+    ),
+    "fewer steps than returns": (_with_evals(steps_per_env=[100, 200]), "differ in length"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(INNER_FIELDS))
+def test_malformed_inner_fields_are_a_baseline_error_naming_the_file(store, name):
+    # A pickle sets fields without validation: every odd field is this error, never a pydantic,
+    # NumPy or TypeError from a later check, and its message copies no text of the file.
+    store.write("case", runs(), fingerprint=XEON)
+    change, words = INNER_FIELDS[name]
+    target = _relisted(store, 1, change(store.read("case").runs[1]))
+    with pytest.raises(BaselineError) as info:
+        store.read("case")
+    assert str(target) in str(info.value) and words in str(info.value), str(info.value)
+    assert "wJalrXUtnFEMI" not in str(info.value)
+
+
+def test_written_files_and_folders_get_the_mode_a_plain_open_gives(store, tmp_path):
+    # mkstemp makes 0600: a baseline must be readable as any file a checkout writes.
+    with open(tmp_path / "plain", "wb"):
+        pass
+    (tmp_path / "plain-dir").mkdir()
+    file_mode = stat.S_IMODE((tmp_path / "plain").stat().st_mode)
+    dir_mode = stat.S_IMODE((tmp_path / "plain-dir").stat().st_mode)
+    store.write("case", runs(seeds=(0,)), fingerprint=XEON)
+    store.set_speed("case", XEON, SPEED)  # a rewrite of baseline.yaml alone
+    case = store.path("case")
+    modes = {p.relative_to(case).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in [case, *case.rglob("*")]}
+    assert len(modes) == 9  # the case, seed-0/, .hydra/, checkpoints/, 4 run files, baseline.yaml
+    for rel, mode in modes.items():
+        expected = dir_mode if (case / rel).is_dir() else file_mode
+        assert mode == expected, f"{rel}: {oct(mode)} != {oct(expected)}"
 
 
 # --------------------------------------------------------------------------- integrity

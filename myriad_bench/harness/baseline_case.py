@@ -23,6 +23,7 @@ from myriad_bench.harness.baseline_meta import (
     BaselineMeta,
     PlatformEntry,
     SpeedSection,
+    shown,
 )
 from myriad_bench.harness.curves import RunCurves, run_curves, seed_of
 from myriad_bench.harness.records import Kind
@@ -203,6 +204,31 @@ def _load_results(directory: Path, kind: Kind) -> Any:
     return results
 
 
+def _check_curves(results: Any, results_file: Path) -> None:
+    """Refuse, naming the file, results whose seed or curves cannot be read as a check reads them.
+
+    The pickle sets fields without validation, so a crafted file can hold strings, ``None`` or
+    ragged lists where the curves are: that must be this error, not a ``TypeError`` from a check.
+    """
+    try:
+        seed = seed_of(results)
+        curves = run_curves(results)
+    except (ValueError, TypeError, ArithmeticError, AttributeError, LookupError) as error:
+        # The type only: messages of conversions quote the offending value, text of the file.
+        raise BaselineError(
+            f"{results_file}: its seed or evaluation returns cannot be read ({type(error).__name__}); "
+            "the file is corrupt or crafted",
+            results_file,
+        ) from None
+    evaluations = {len(curves.steps), len(curves.mean_return), curves.episode_returns.shape[0]}
+    if isinstance(seed, bool) or not isinstance(seed, int) or len(evaluations) != 1:
+        raise BaselineError(
+            f"{results_file}: its seed is not an integer, or its evaluation steps, mean returns and "
+            "episode returns differ in length; the file is corrupt or crafted",
+            results_file,
+        )
+
+
 def _load_platform(
     directory: Path, entry: PlatformEntry, meta: BaselineMeta, found: Mapping[str, Path]
 ) -> PlatformRuns:
@@ -216,9 +242,10 @@ def _load_platform(
             raise BaselineError(f"{yaml_file} lists seed {seed} but {run_dir} holds no results.pkl", run_dir)
         results = _load_results(run_dir, meta.kind)
         results_file = run_dir / "results.pkl"
+        _check_curves(results, results_file)
         if seed_of(results) != seed:
             raise BaselineError(
-                f"{run_dir}: holds a run of seed {seed_of(results)}, not {seed}", results_file
+                f"{run_dir}: holds a run of seed {shown(seed_of(results))}, not {seed}", results_file
             )
         if not meta.accepts_config(results.config):
             raise BaselineError(
