@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -206,10 +207,29 @@ def test_recover_skips_a_case_whose_writer_is_alive_and_others_only_when_asked(t
 
 
 def test_recover_leaves_other_hidden_files_alone(tmp_path):
-    for name in (".gitkeep", ".case.claim", ".case.tmp-XYZ", ".case.tmp-12"):
+    for name in (".gitkeep", ".case.tmp-XYZ", ".case.tmp-12"):
         (tmp_path / name).write_text("x")
     assert swap.recover(tmp_path) == []
-    assert hidden(tmp_path) == sorted([".gitkeep", ".case.claim", ".case.tmp-XYZ", ".case.tmp-12"])
+    assert hidden(tmp_path) == sorted([".gitkeep", ".case.tmp-XYZ", ".case.tmp-12"])
+
+
+def test_recover_removes_the_claims_of_dead_processes_only(tmp_path):
+    # A killed update never releases its claims; the next run removes them, and no live writer's.
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True)
+    host = socket.gethostname()
+    claims = {
+        "live": f"run\nt::a\n{os.getpid()}\n{host}\n",
+        "dead": f"run\nt::b\n{int(dead.stdout)}\n{host}\n",
+        "elsewhere": f"run\nt::c\n{int(dead.stdout)}\nanother-host\n",
+        "malformed": "run\nt::d\n",
+    }
+    for name, text in claims.items():
+        (tmp_path / f".{name}.claim").write_text(text)
+    assert sorted(swap.recover(tmp_path)) == ["removed .dead.claim", "removed .malformed.claim"]
+    assert hidden(tmp_path) == [".elsewhere.claim", ".live.claim"]
+    assert swap.claim(tmp_path, "new", "run2", "t::e") is None
+    assert (tmp_path / ".new.claim").read_text() == f"run2\nt::e\n{os.getpid()}\n{host}\n"
+    assert swap.recover(tmp_path, "new", locked=True) == []  # its writer (this process) is alive
 
 
 # --------------------------------------------------------------------------- kill -9

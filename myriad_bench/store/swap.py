@@ -10,8 +10,8 @@ renames leaves no ``<name>``, and :func:`recover` renames the old folder back.
 :func:`recover` is safe to call at any time: it skips a name whose lock a live writer holds
 (``fcntl.flock`` on ``.<name>.lock``, taken by :func:`name_lock`), restores ``.<name>.old-*``
 when ``<name>`` is missing, and removes the other leftovers (``.tmp-*``, ``.old-*`` once
-``<name>`` exists, ``.del-*``). :func:`claim` keeps two writers of one run (two tests, two xdist
-workers) off the same name. No pytest, no JAX.
+``<name>`` exists, ``.del-*``, ``.<name>.claim`` of a process that is gone). :func:`claim` keeps two
+writers of one run (two tests, two xdist workers) off the same name. No pytest, no JAX.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import errno
 import os
 import re
 import shutil
+import socket
 import stat
 import uuid
 from collections.abc import Callable, Iterator
@@ -53,6 +54,7 @@ LEFTOVER = re.compile(r"\.(?P<name>.+)\.(?P<kind>tmp|old|del)-(?P<token>[0-9a-f]
 folder after an exchange), ``.<name>.old-<token>`` (set aside) and ``.<name>.del-<token>``
 (being removed)."""
 _LOCK = re.compile(r"\.(?P<name>.+)\.lock")
+_CLAIM = re.compile(r"\.(?P<name>.+)\.claim")
 
 STEP_HOOK: Callable[[str], None] | None = None
 """Called with the name of each step of :func:`swap_in` once it is on disk (``"renamed"``,
@@ -221,10 +223,10 @@ def _leftovers(root: Path, names: set[str] | None) -> dict[str, list[tuple[str, 
     for entry in sorted(os.listdir(root)):
         if not entry.startswith("."):
             continue
-        match = LEFTOVER.fullmatch(entry) or _LOCK.fullmatch(entry)
+        match = LEFTOVER.fullmatch(entry) or _LOCK.fullmatch(entry) or _CLAIM.fullmatch(entry)
         if match is None or (names is not None and match["name"] not in names):
             continue
-        kind = match.groupdict().get("kind", "lock")
+        kind = match.groupdict().get("kind") or ("lock" if entry.endswith(".lock") else "claim")
         found.setdefault(match["name"], []).append((kind, root / entry))
     return found
 
@@ -256,9 +258,18 @@ def recover(
                 if stray.fullmatch(entry):
                     found.setdefault(candidate, []).append(("stray", folder / entry))
     done: list[str] = []
+    for each, items in sorted(found.items()):  # claims need no lock: their writer is dead or not
+        for kind, path in items:
+            if kind == "claim" and _stale_claim(path):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                done.append(f"removed {path.name}")
+        found[each] = [item for item in items if item[0] != "claim"]
     if locked and name is not None:
-        return _recover_one(root / name, found.get(name, []))
+        return done + _recover_one(root / name, found.get(name, []))
     for each, items in sorted(found.items()):
+        if not items:
+            continue
         if all(kind == "lock" for kind, _ in items):
             # A lock file alone: left by a killed writer, or held now. Taking it removes a stale one.
             with name_lock(root, each, blocking=False):
@@ -310,9 +321,32 @@ def _claim_lines(path: Path) -> list[str] | None:
         return f.read(4096).decode(errors="replace").splitlines()
 
 
+def _stale_claim(path: Path) -> bool:
+    """Whether a claim's writer is gone: a process of this host that no longer runs (a killed run
+    never releases its claims). A claim of another host, or a live process, is kept."""
+    lines = _claim_lines(path)
+    if lines is None:
+        return False
+    _, _, pid, host = [*lines, "", "", "", ""][:4]
+    if host != socket.gethostname():
+        return host == ""  # malformed (a claim always says its host), else unknowable: keep it
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (ValueError, OverflowError):
+        return True  # malformed
+    except PermissionError:
+        return False  # alive, another user's
+    return False
+
+
 def claim(root: Path, name: str, run_id: str, owner: str) -> str | None:
     """Claim ``name`` for ``owner`` in run ``run_id`` (``.<name>.claim``, created exclusively);
-    the other owner if another owner of the same run holds it. A claim of another run is stale."""
+    the other owner if another owner of the same run holds it. A claim of another run is stale.
+
+    The claim records the process and host, so that :func:`recover` removes it once that process
+    is gone (a run killed before it released its claims)."""
     path = root / f".{name}.claim"
     for _ in range(3):
         try:
@@ -328,7 +362,7 @@ def claim(root: Path, name: str, run_id: str, owner: str) -> str | None:
                 path.unlink()
             continue
         with os.fdopen(fd, "w") as f:
-            f.write(f"{run_id}\n{owner}\n")
+            f.write(f"{run_id}\n{owner}\n{os.getpid()}\n{socket.gethostname()}\n")
         return None
     return None
 
