@@ -149,6 +149,8 @@ HOSTILE_PICKLES = {
     + BUILD,
     "bytes of a huge length": call(glob("builtins", "bytes"), integer(10**12)),
     "latin1 encoder asked for another codec": call(glob("_codecs", "encode"), text("x"), text("rot13")),
+    # pickle's BYTEARRAY8 allocates its length before reading: one flipped byte asked for 2.4 GB.
+    "bytearray8 claiming 2**31 bytes": b"\x96" + struct.pack("<Q", 2**31) + b"A" * 8,
 }
 
 
@@ -188,6 +190,27 @@ def test_a_list_holding_itself_half_a_million_times_is_refused_within_the_budget
     found = load_in_child("pickle", path)
     assert found["outcome"].startswith("ArtifactError") and "expands to more than" in found["outcome"], found
     assert found["peak_kib"] < 64 * 1024, found
+
+
+def test_a_data_class_missing_a_field_is_refused_or_given_its_default(tmp_path: Path) -> None:
+    # A mutated key in a BUILD state left a half-built object whose first use raised AttributeError.
+    from myriad_bench.platform.types import EvaluationMetrics, TrainingMetrics
+    from myriad_bench.store.errors import UnsafePickleError
+    from myriad_bench.store.pickles import load_results_pickle
+
+    path = tmp_path / "results.pkl"
+    metrics = EvaluationMetrics([1], [1], [[1.0]], [[1]], [1.0], [0.0], [1.0])
+    del vars(metrics)["mean_return"]
+    path.write_bytes(pickle.dumps(metrics, protocol=5))
+    with pytest.raises(
+        UnsafePickleError, match="a EvaluationMetrics without its field 'mean_return'"
+    ) as info:
+        load_results_pickle(path)
+    assert str(path) in str(info.value)
+    older = TrainingMetrics([1], [1], loss=[0.5])
+    del vars(older)["agent_metrics"]  # a field with a default: a file written before it existed
+    path.write_bytes(pickle.dumps(older, protocol=5))
+    assert load_results_pickle(path) == TrainingMetrics([1], [1], loss=[0.5])
 
 
 def test_results_pickles_that_share_nothing_still_load(tmp_path: Path) -> None:

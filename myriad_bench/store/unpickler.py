@@ -28,6 +28,7 @@ import os
 import pathlib
 import pickle
 import re
+import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, ClassVar
@@ -261,6 +262,25 @@ def _own_type(module: str, name: str) -> type | None:
     return None
 
 
+def _complete_dataclass(obj: Any) -> None:
+    """A data class whose state lacks a field gets the field's default (a file written before the
+    field existed); lacking one without a default, it is refused, never returned half-built."""
+    import dataclasses
+
+    if not dataclasses.is_dataclass(obj):
+        return
+    state = vars(obj)
+    for each in dataclasses.fields(obj):
+        if each.name in state:
+            continue
+        if each.default is not dataclasses.MISSING:
+            state[each.name] = each.default
+        elif each.default_factory is not dataclasses.MISSING:
+            state[each.name] = each.default_factory()
+        else:
+            raise _Refused(f"a {type(obj).__name__} without its field {each.name!r}")
+
+
 class SafeUnpickler(pickle._Unpickler):
     """An unpickler that resolves only allow-listed globals and checks every array it builds.
 
@@ -293,6 +313,17 @@ class SafeUnpickler(pickle._Unpickler):
         except _Refused as error:
             raise UnsafePickleError(f"{self.source}: {error}. Nothing in the file was executed.") from None
 
+    def _load_bytearray8(self) -> None:
+        # pickle's own allocates bytearray(length) before reading: a flipped length byte in a 2 KB
+        # file asked for 2.4 GB. read() is bounded by the file (or the frame) it reads from.
+        (length,) = struct.unpack("<Q", self.read(8))
+        data = self.read(length)
+        if len(data) != length:
+            raise _Refused(f"a bytearray of {length} bytes where fewer remain (truncated or corrupt)")
+        self.append(bytearray(data))
+
+    dispatch[pickle.BYTEARRAY8[0]] = _load_bytearray8
+
     def _load_build(self) -> None:
         state = self.stack.pop()
         target = self.stack[-1]
@@ -303,6 +334,7 @@ class SafeUnpickler(pickle._Unpickler):
         elif type(target).__module__ in _OWN_MODULES:
             self.stack.append(state)
             pickle._Unpickler.load_build(self)
+            _complete_dataclass(target)
         else:
             raise _Refused(f"refused to set the state of a {type(target).__name__}")
 
