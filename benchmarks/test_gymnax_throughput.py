@@ -1,13 +1,14 @@
 """PPO on gymnax's CartPole-v1 (``make_env("gymnax:CartPole-v1")``) against PPO on ``cartpole-control``.
 
-The same run on both: PPO's defaults, 16 envs × 2 000 steps, evaluations every 500 steps (16
-greedy episodes), 8 seeds side by side in one compiled program (``prepare_training(config,
+The same run on both: PPO's defaults, 16 envs × 1 000 steps, evaluations every 500 steps (16
+greedy episodes), 4 seeds side by side in one compiled program (``prepare_training(config,
 seeds=...)``, the program ``train_and_evaluate(config, seeds=...)`` runs). Both programs are
 compiled first, outside the timing; then the rounds alternate: pytest-benchmark times each warm
 ``run()`` of the gymnax program, and just before it (its untimed ``setup``) one ``run()`` of the
 cartpole-control program is timed with ``perf_counter``, so both see the same machine load.
 ``extra_info`` has the env-steps/s of both (median over the rounds), gymnax's relative to ours,
-the compile seconds and each seed's final evaluation return.
+the compile seconds and each seed's final evaluation return. Sized to cost the suite about
+30 s on two cores (compile included); ``MYRIAD_BENCH_GYMNAX_ROUNDS`` sets the rounds.
 
 Run: ``pytest benchmarks/test_gymnax_throughput.py --benchmark-columns=median,rounds``
 """
@@ -26,9 +27,9 @@ import myriad_bench as mb
 
 pytest.importorskip("gymnax", reason="gymnax is the 'gymnax' extra")
 
-ROUNDS = int(os.environ.get("MYRIAD_BENCH_GYMNAX_ROUNDS", "3"))
-SEEDS = list(range(8))
-SETTINGS = {"num_envs": 16, "steps_per_env": 2_000, "eval_frequency": 500, "eval_rollouts": 16}
+ROUNDS = int(os.environ.get("MYRIAD_BENCH_GYMNAX_ROUNDS", "2"))
+SEEDS = list(range(4))
+SETTINGS = {"num_envs": 16, "steps_per_env": 1_000, "eval_frequency": 500, "eval_rollouts": 16}
 
 
 def final_returns(program: Any, outputs: Any, run_dir: Path) -> list[float]:
@@ -56,7 +57,7 @@ def test_ppo_on_gymnax_cartpole_against_cartpole_control(benchmark: Any, tmp_pat
     last["gymnax:CartPole-v1"] = benchmark.pedantic(theirs.run, setup=run_ours, rounds=ROUNDS)
 
     env_steps = theirs.env_steps
-    assert env_steps == ours.env_steps == len(SEEDS) * 16 * 2_000
+    assert env_steps == ours.env_steps == len(SEEDS) * SETTINGS["num_envs"] * SETTINGS["steps_per_env"]
     returns = {env: final_returns(programs[env], last[env], tmp_path / env) for env in programs}
     if benchmark.stats is not None:  # None under --benchmark-disable
         theirs_per_s = env_steps / benchmark.stats.stats.median
@@ -75,4 +76,4 @@ def test_ppo_on_gymnax_cartpole_against_cartpole_control(benchmark: Any, tmp_pat
         )
     # Both learn: a random policy lasts about 22 steps.
     for env, values in returns.items():
-        assert statistics.mean(values) > 150, (env, values)
+        assert statistics.mean(values) > 100, (env, values)
