@@ -139,3 +139,32 @@ def test_mutated_files(name: str, data: st.DataObject, valid_files: dict[str, by
     for position in positions:
         content[position] = data.draw(st.integers(0, 255), label=f"byte at {position}")
     _check(name, bytes(content), scratch)
+
+
+def _crafted() -> dict[str, bytes]:
+    from test_hostile_files import (
+        HOSTILE_MSGPACK,
+        HOSTILE_PICKLES,
+        HOSTILE_YAML,
+        PROTO,
+        STOP,
+        _billion_laughs,
+    )
+
+    crafted = {f"pickle: {name}": PROTO + body + STOP for name, body in HOSTILE_PICKLES.items()}
+    crafted.update({f"yaml: {name}": body.encode() for name, body in HOSTILE_YAML.items()})
+    crafted.update({f"msgpack: {name}": body for name, body in HOSTILE_MSGPACK.items()})
+    crafted["pickle: aliased lists, 9 levels"] = _billion_laughs(9)
+    return crafted
+
+
+CRAFTED = _crafted()
+
+
+@pytest.mark.parametrize("name", list(LOADERS))
+def test_crafted_files_of_every_format_through_every_loader(name: str, scratch: Path) -> None:
+    # Object and structured dtypes, aliased containers and nested YAML, given to each loader
+    # (the capped children of test_hostile_files show none of them can crash one).
+    for label, content in CRAFTED.items():
+        outcome = _check(name, content, scratch)
+        assert isinstance(outcome, BaseException), f"{name} loaded {label}"
