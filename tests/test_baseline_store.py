@@ -743,7 +743,8 @@ def test_kill_9_during_updates_leaves_the_old_or_the_new_case(tmp_path):
         assert ready[0] == "ready", ready
         write_s = float(ready[1])
         last = "A"
-        plan = ["exchange"] * 30 + ["two renames"] * 30 + ["pause"] * 3
+        # 6 + 6 + 2 kills keep the test short (~2 s a kill); the 30-trial figures are a measurement.
+        plan = ["exchange"] * 6 + ["two renames"] * 6 + ["pause"] * 2
         for mode in plan:
             zygote.stdin.write(mode + "\n")
             zygote.stdin.flush()
@@ -779,7 +780,7 @@ def test_kill_9_during_updates_leaves_the_old_or_the_new_case(tmp_path):
         summary.setdefault(mode, {}).setdefault(key, 0)
         summary[mode][key] += 1
     print(f"\nwrite of the case: {write_s:.3f} s; kill -9 outcomes: {summary}")
-    assert sum(1 for row in table if row[0] == "exchange") == 30
+    assert sum(1 for row in table if row[0] == "exchange") == 6
 
 
 def test_speed_only_cases_hold_a_speed_per_platform_and_nothing_else(store):
