@@ -83,7 +83,10 @@ class ProgressPrinter:
     def begin(self) -> None:
         self.started = time.perf_counter()
 
-    def __call__(self, steps: np.ndarray, total: np.ndarray, loss: np.ndarray, returns: np.ndarray) -> None:
+    def __call__(
+        self, steps: np.ndarray, total: np.ndarray, loss: np.ndarray, returns: np.ndarray, spread: np.ndarray
+    ) -> None:
+        """Print the line: ``loss``, ``returns`` and ``spread`` are means over the seeds."""
         plan = self.plan
         steps, total = int(steps), int(total)
         elapsed = time.perf_counter() - self.started
@@ -92,8 +95,8 @@ class ProgressPrinter:
         seeds = f" (mean of {plan.num_seeds} seeds)" if plan.num_seeds > 1 else ""
         print(
             f"[myriad-bench] step {steps:>{width},}/{total:,} ({100 * steps / total:3.0f}%) | "
-            f"loss {float(np.mean(loss)):.4g} | eval return {float(np.mean(returns)):.1f} "
-            f"± {float(np.mean(np.std(returns, axis=-1))):.1f}{seeds} | {rate:,.0f} env steps/s",
+            f"loss {float(loss):.4g} | eval return {float(returns):.1f} "
+            f"± {float(spread):.1f}{seeds} | {rate:,.0f} env steps/s",
             file=sys.stdout,
             flush=True,
         )
@@ -288,9 +291,14 @@ class TrainingLoop:
             outputs["train"] = train
             latest = {name: train.get(name, value) for name, value in latest.items()}
             if self.progress is not None:
-                loss = outputs["train"].get("loss", jnp.full((plan.num_seeds,), jnp.nan))
+                # Means taken in the program: with seeds sharded over devices, the callback then
+                # gathers scalars rather than every seed's arrays.
+                loss = jnp.mean(outputs["train"].get("loss", jnp.full((plan.num_seeds,), jnp.nan)))
                 returns = outputs["episode_returns"]
-                jax.debug.callback(self.progress, states.step[0], total_steps, loss, returns)
+                spread = jnp.mean(jnp.std(returns, axis=-1))
+                jax.debug.callback(
+                    self.progress, states.step[0], total_steps, loss, jnp.mean(returns), spread
+                )
             return (states, latest), outputs
 
         indices = jnp.arange(plan.num_boundaries, dtype=jnp.int32)

@@ -22,6 +22,9 @@ caller can time the run alone. Programs live in the one cache of
 :mod:`~myriad_bench.platform.programs`: another seed, other hyperparameter values, environment
 constants or step counts with the same number of boundaries and chunk size reuse a program; with
 JAX's persistent compilation cache enabled, later processes skip XLA compilation too.
+Hyperparameters are program arguments, so ``sweep=`` trains a grid of their values × the seeds
+in one program (:mod:`~myriad_bench.platform.sweep`); with several local devices the seeds are
+sharded over them (:mod:`~myriad_bench.platform.devices`).
 
 >>> config = create_config(env="cartpole-control", agent="pqn", num_envs=32, steps_per_env=2_000,
 ...                        eval_frequency=500)
@@ -33,7 +36,7 @@ JAX's persistent compilation cache enabled, later processes skip XLA compilation
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +48,7 @@ import numpy as np
 from myriad_bench.agents.agent import Agent
 from myriad_bench.configs import Config
 from myriad_bench.core.random import HASH_PRNG
+from myriad_bench.platform.devices import SeedLayout, seed_layout
 from myriad_bench.platform.loop import ProgressPrinter, TrainingLoop
 from myriad_bench.platform.plan import Plan, boundaries, make_plan, segment_chunks
 from myriad_bench.platform.programs import (
@@ -55,6 +59,7 @@ from myriad_bench.platform.programs import (
     static_key,
 )
 from myriad_bench.platform.resolve import resolve, resolve_verbose
+from myriad_bench.platform.sweep import Sweep, as_arrays, make_sweep, sweep_program
 from myriad_bench.platform.types import EvaluationMetrics, TrainingEnvState, TrainingMetrics, TrainingResults
 from myriad_bench.store.rundir import RunInfo, default_run_dir
 
@@ -100,22 +105,18 @@ def _seed_list(config: Config, seeds: Sequence[int] | None) -> list[int]:
     return [int(seed) for seed in values]
 
 
-def _as_arrays(tree: Any) -> Any:
-    # Strongly typed arrays: the compiled program's inputs do not depend on Python scalar types.
-    return jax.tree.map(
-        lambda x: jnp.asarray(np.asarray(x), jax.dtypes.canonicalize_dtype(np.asarray(x).dtype)), tree
-    )
-
-
 @dataclass(frozen=True)
 class TrainingOutputs:
     """What one run of a :class:`TrainingProgram` left on the host (NumPy), for ``results``."""
 
     seeds: list[int]
     states: dict[str, Any]
-    """Final ``agent_state``, ``env_state`` and ``obs``, each with a leading seed axis."""
+    """Final ``agent_state``, ``env_state`` and ``obs``, each with a leading seed axis (after
+    the sweep axis of a sweep: ``(P, S, ...)``)."""
     outputs: dict[str, Any]
-    """``train`` metrics ``(B, S)`` and ``episode_returns`` / ``episode_lengths`` ``(B, S, E)``."""
+    """``train`` metrics ``(B, S)`` and ``episode_returns`` / ``episode_lengths`` ``(B, S, E)``
+    (``(P, B, S, ...)`` for a sweep of P points). Seeds past ``len(seeds)`` pad the seed axis
+    to a multiple of the devices and are never read."""
     run_info: RunInfo
 
 
@@ -125,7 +126,9 @@ class TrainingProgram:
     Made by :func:`prepare_training`. ``compile_s`` is the seconds that call spent compiling
     (``0.0`` when the program was cached), ``compilation`` how the program was obtained (its cold
     compile time and whether JAX's persistent cache served it); ``env_steps`` the environment
-    steps one run takes over all seeds.
+    steps one run takes over all seeds and sweep points. ``sweep`` is the
+    :class:`~myriad_bench.platform.sweep.Sweep` it trains (``None`` without one), ``layout``
+    the devices its seeds run on (:mod:`~myriad_bench.platform.devices`).
     """
 
     def __init__(
@@ -138,18 +141,23 @@ class TrainingProgram:
         progress: ProgressPrinter | None,
         params: tuple[Any, Any],
         compilation: Compilation,
+        layout: SeedLayout,
+        sweep: Sweep | None = None,
     ) -> None:
         self.config = config
         self.seeds = seeds
         self.compilation = compilation
         self.compile_s = compilation.seconds
-        self.env_steps = config.run.total_timesteps * len(seeds)
+        self.layout = layout
+        self.sweep = sweep
+        points = 1 if sweep is None else sweep.num_points
+        self.env_steps = config.run.total_timesteps * len(seeds) * points
         self._per_seed_dirs = per_seed_dirs
         self._compiled = compiled
         self._progress = progress
-        self._params = params
-        self._segment_chunks = jnp.asarray(segment_chunks(config, plan))
-        self._keys = _seed_keys(seeds)
+        self._params = layout.replicate(params)
+        self._segment_chunks = layout.replicate(jnp.asarray(segment_chunks(config, plan)))
+        self._keys = layout.pad(_seed_keys(seeds))
 
     def run(self, seeds: Sequence[int] | None = None) -> TrainingOutputs:
         """Run the program for ``seeds`` (by default the prepared ones; any as many reuse it).
@@ -163,7 +171,7 @@ class TrainingProgram:
                 f"{seed_values!r}; prepare_training(config, seeds=...) compiles one for that many"
             )
         run_info = RunInfo.start()
-        keys = self._keys if seed_values == self.seeds else _seed_keys(seed_values)
+        keys = self._keys if seed_values == self.seeds else self.layout.pad(_seed_keys(seed_values))
         if self._progress is not None:
             self._progress.begin()
         states, outputs = self._compiled(keys, self._segment_chunks, *self._params)
@@ -173,25 +181,43 @@ class TrainingProgram:
 
     def results(
         self, outputs: TrainingOutputs, run_dir: Path | str | None = None, save: bool = True
-    ) -> list[TrainingResults]:
+    ) -> list[TrainingResults] | list[list[TrainingResults]]:
         """One :class:`TrainingResults` per seed of ``outputs``, saved unless ``save=False``.
 
         ``run_dir`` is where the results go (default: a fresh ``outputs/<date>/<time>/``); a
-        program prepared with ``seeds`` puts each seed in ``<run_dir>/seed-<k>/``. Only NumPy
-        slicing and one host-to-device copy of each seed's state: nothing compiles here.
+        program prepared with ``seeds`` puts each seed in ``<run_dir>/seed-<k>/``. A sweep's
+        program returns one such list per sweep point, point ``i`` under ``<run_dir>/sweep-<i>/``,
+        each result's config carrying its point's values. Only NumPy slicing and one
+        host-to-device copy of each seed's state: nothing compiles here.
         """
         if run_dir is None and not save:
             raise ValueError("results(save=False) needs a run_dir: each result records where it belongs")
         base = default_run_dir() if run_dir is None else Path(run_dir)
+        if self.sweep is None:
+            return self._point_results(self.config, outputs, base, save)
+        return [
+            self._point_results(config, _point(outputs, index), base / f"sweep-{index}", save)
+            for index, config in enumerate(self.sweep.configs)
+        ]
+
+    def _point_results(
+        self, config: Config, outputs: TrainingOutputs, base: Path, save: bool
+    ) -> list[TrainingResults]:
         results = []
         for index, seed in enumerate(outputs.seeds):
             directory = base / f"seed-{seed}" if self._per_seed_dirs else base
-            result = _seed_results(self.config, seed, outputs, index, directory)
+            result = _seed_results(config, seed, outputs, index, directory)
             if save:
-                checkpoint = self.config.run.save_agent_checkpoint
+                checkpoint = config.run.save_agent_checkpoint
                 result.save(directory, save_checkpoint=checkpoint, run_info=outputs.run_info)
             results.append(result)
         return results
+
+
+def _point(outputs: TrainingOutputs, index: int) -> TrainingOutputs:
+    """Sweep point ``index`` of a sweep's outputs (its leading axis sliced off)."""
+    pick = lambda tree: jax.tree.map(lambda x: x[index], tree)  # noqa: E731
+    return TrainingOutputs(outputs.seeds, pick(outputs.states), pick(outputs.outputs), outputs.run_info)
 
 
 def prepare_training(
@@ -199,6 +225,7 @@ def prepare_training(
     agent: Agent | None = None,
     seeds: Sequence[int] | None = None,
     verbose: bool | None = None,
+    sweep: Mapping[str, Sequence[Any]] | None = None,
 ) -> TrainingProgram:
     """Compile (or find cached) the training program of ``config``; return it ready to run.
 
@@ -210,27 +237,38 @@ def prepare_training(
         raise TypeError(
             f"train_and_evaluate() needs a Config (create_config/load_config), got {type(config).__name__}"
         )
+    points = None if sweep is None else make_sweep(config, sweep, agent)
     env, agent = resolve(config, agent)
     seed_values = _seed_list(config, seeds)
-    plan = make_plan(config, env, agent, len(seed_values), resolve_verbose(verbose))
-    params = (_as_arrays(env.params), _as_arrays(agent.params))
-    keys = jax.ShapeDtypeStruct((plan.num_seeds,), _seed_keys([0]).dtype)
-    chunks = jax.ShapeDtypeStruct((plan.num_boundaries,), jnp.int32)
+    layout = seed_layout(len(seed_values))
+    plan = make_plan(config, env, agent, layout.num_runs, resolve_verbose(verbose))
+    params = as_arrays((env.params, agent.params)) if points is None else points.params
     key = (
         "training",
         static_key(env),
         static_key(agent),
         plan,
         signature(params),
+        layout.key(),
+        None if points is None else points.program_key(),
     )
 
     def build() -> tuple[Callable[..., Any], ProgressPrinter | None]:
-        loop = TrainingLoop(env, agent, plan)
-        return jax.jit(loop.program).lower(keys, chunks, *params).compile(), loop.progress
+        # Over several devices, each runs the program of its share of the seeds (devices.py).
+        loop = TrainingLoop(env, agent, plan._replace(num_seeds=layout.seeds_per_device))
+        program = loop.program if points is None else sweep_program(loop.program, points)
+        if layout.num_devices > 1:
+            program = layout.shard(program, sweep_axes=0 if points is None else 1)
+        jitted = jax.jit(program)
+        keys = jax.ShapeDtypeStruct((plan.num_seeds,), _seed_keys([0]).dtype)
+        chunks = jax.ShapeDtypeStruct((plan.num_boundaries,), jnp.int32)
+        return jitted.lower(keys, chunks, *params).compile(), loop.progress
 
     (compiled, progress), compilation = PROGRAMS.get(key, build)
     per_seed_dirs = seeds is not None
-    return TrainingProgram(config, seed_values, per_seed_dirs, plan, compiled, progress, params, compilation)
+    return TrainingProgram(
+        config, seed_values, per_seed_dirs, plan, compiled, progress, params, compilation, layout, points
+    )
 
 
 def compile_training(
@@ -238,12 +276,13 @@ def compile_training(
     agent: Agent | None = None,
     seeds: Sequence[int] | None = None,
     verbose: bool | None = None,
+    sweep: Mapping[str, Sequence[Any]] | None = None,
 ) -> float:
     """Compile (or find cached) the program ``train_and_evaluate`` would run; return the seconds spent.
 
     A following ``train_and_evaluate`` with the same arguments (any seed values) reuses it.
     """
-    return prepare_training(config, agent, seeds, verbose).compile_s
+    return prepare_training(config, agent, seeds, verbose, sweep).compile_s
 
 
 def make_train(config: Config, agent: Agent | None = None) -> Callable[[jax.Array], tuple[Any, dict]]:
@@ -275,7 +314,8 @@ def train_and_evaluate(
     seeds: Sequence[int] | None = None,
     run_dir: Path | str | None = None,
     verbose: bool | None = None,
-) -> TrainingResults | list[TrainingResults]:
+    sweep: Mapping[str, Sequence[Any]] | None = None,
+) -> TrainingResults | list[TrainingResults] | list[list[TrainingResults]]:
     """Train ``config``'s agent on its environment, evaluating at every boundary; save the results.
 
     Args:
@@ -289,6 +329,11 @@ def train_and_evaluate(
             ``seeds``, each seed's run goes to ``<run_dir>/seed-<k>/``.
         verbose: print a progress line at each evaluation boundary. By default the environment
             variable ``MYRIAD_BENCH_VERBOSE`` (1/0) decides, and when it is unset the line is on.
+        sweep: hyperparameter name -> list of values (``{"learning_rate": [1e-3, 3e-4]}``):
+            train every point of their grid (``itertools.product`` order) for every seed in one
+            compiled program (:mod:`~myriad_bench.platform.sweep`). Only numbers of the
+            agent's params can be swept; a run setting or a static hyperparameter raises
+            ``ValueError`` naming the key.
 
     Returns:
         :class:`TrainingResults` (a list of them with ``seeds``) holding the trained agent
@@ -298,10 +343,15 @@ def train_and_evaluate(
         state and the config of that seed. Each is saved to its run dir (``.hydra/config.yaml``,
         ``results.pkl``, ``run_metadata.yaml``; ``checkpoints/final.msgpack`` with
         ``config.run.save_agent_checkpoint``).
+
+        With ``sweep``: always a list over the sweep points of lists over the seeds
+        (``[config.run.seed]`` without ``seeds``), ``results[i][j]`` the run of point ``i`` and
+        seed ``j``, equal to a separate run of it; its config holds the point's values and it is
+        saved under ``<run_dir>/sweep-<i>/`` (then ``seed-<k>/`` with ``seeds``).
     """
-    program = prepare_training(config, agent, seeds, verbose)
+    program = prepare_training(config, agent, seeds, verbose, sweep)
     results = program.results(program.run(), run_dir=run_dir)
-    return results[0] if seeds is None else results
+    return results[0] if seeds is None and sweep is None else results
 
 
 def _seed_results(
@@ -344,5 +394,12 @@ def _seed_results(
 
 
 def _take(leaf: Any, index: int) -> Any:
-    """Seed ``index`` of a host leaf; typed PRNG keys, which ``device_get`` leaves on the device, too."""
-    return leaf[index] if isinstance(leaf, jax.Array) else np.array(leaf[index])
+    """Seed ``index`` of a host leaf; typed PRNG keys, which ``device_get`` leaves on the device, too.
+
+    A key sharded over several devices comes back to the first one, with the rest of the state.
+    """
+    if not isinstance(leaf, jax.Array):
+        return np.array(leaf[index])
+    if len(leaf.sharding.device_set) > 1:
+        return jax.device_put(leaf[index], jax.local_devices()[0])
+    return leaf[index]
