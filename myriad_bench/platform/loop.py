@@ -178,9 +178,14 @@ class TrainingLoop:
                 )
         return list(shapes)
 
-    def turn(self, state: RunState, names: list[str], p: _Params) -> tuple:
+    def turn(self, state: RunState, names: list[str], p: _Params, step: jax.Array) -> tuple:
         """One loop turn: ``chunk_steps`` steps, and an update when they complete a rollout.
 
+        ``step`` is the step count before the turn, passed apart from ``state.step`` (which holds
+        the same number) because it is one value for every seed: under ``vmap`` the rollout's
+        ``lax.cond`` then stays a branch. Computed from the seed's own (batched) counter it became
+        a ``select`` that ran the update at every turn and threw most of them away (the suite's
+        PPO case: 4 turns a rollout, 8 seeds ran 24× one seed's time instead of about 8×).
         Returns ``(state, metrics, reward, updated)`` with ``updated`` a float 0/1.
         """
         chunk_steps, rollout_steps = self.plan.chunk_steps, self.plan.rollout_steps
@@ -189,14 +194,14 @@ class TrainingLoop:
         if chunk_steps == rollout_steps:
             state, metrics = self.learn(state, batch, p)
             return state, metrics, reward, jnp.float32(1.0)
-        offset = (state.step - chunk_steps) % rollout_steps
+        offset = step % rollout_steps
         rollout_batch = jax.tree.map(
             lambda store, x: jax.lax.dynamic_update_slice_in_dim(store, x, offset, axis=0),
             state.rollout,
             batch,
         )
         state = state.replace(rollout=rollout_batch)
-        complete = state.step % rollout_steps == 0
+        complete = (step + chunk_steps) % rollout_steps == 0
         state, metrics = jax.lax.cond(
             complete,
             lambda s: self.learn(s, rollout_batch, p),
@@ -233,14 +238,22 @@ class TrainingLoop:
         return state
 
     def segment(
-        self, state: RunState, index: jax.Array, num_chunks: jax.Array, names: list[str], p: _Params
+        self,
+        state: RunState,
+        index: jax.Array,
+        num_chunks: jax.Array,
+        names: list[str],
+        p: _Params,
+        first_step: jax.Array,
     ) -> tuple[RunState, dict]:
-        """``num_chunks`` (traced) loop turns, then the evaluation of boundary ``index``."""
+        """``num_chunks`` (traced) loop turns from step ``first_step`` (one value for every seed),
+        then the evaluation of boundary ``index``."""
 
         # Sums in one vector: [metrics..., reward, updates], one add per turn.
-        def body(_: jax.Array, carry: tuple) -> tuple:
+        def body(turn: jax.Array, carry: tuple) -> tuple:
             state, sums = carry
-            state, metrics, reward, updated = self.turn(state, names, p)
+            step = first_step + turn * self.plan.chunk_steps
+            state, metrics, reward, updated = self.turn(state, names, p, step)
             return state, sums + jnp.stack([*(metrics[name] for name in names), reward, updated])
 
         start = state.step
@@ -281,8 +294,10 @@ class TrainingLoop:
             states, latest = carry
             index, num_chunks = inputs
             states, outputs = over_seeds(
-                lambda s, i, n, q: self.segment(s, i, n, names, q), plan.num_seeds, (0, None, None, None)
-            )(states, index, num_chunks, p)
+                lambda s, i, n, q, first: self.segment(s, i, n, names, q, first),
+                plan.num_seeds,
+                (0, None, None, None, None),
+            )(states, index, num_chunks, p, states.step[0])
             updated = outputs["train"].pop("updates") > 0
             train = {
                 name: value if name == "reward" else jnp.where(updated, value, latest[name])
