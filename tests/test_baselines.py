@@ -477,3 +477,56 @@ def test_a_committed_training_baseline_with_the_old_digest_loads():
     config = baseline.config
     assert baseline.meta.config_digest != config.digest()  # written before the field was removed
     assert baseline.meta.config_digest == _digest_with_scan_chunk_size(config)
+
+
+# --------------------------------------------------------------------------- adaptive seeds
+
+
+@pytest.fixture
+def stored_many(store: BaselineStore):
+    """A baseline of 32 seeds with a spread that 8 vs 32 seeds cannot decide at a 10% drop."""
+    runs = [training_results(seed, noise=60.0, episodes=4) for seed in range(32)]
+    store.write("case.train", runs, fingerprint=FINGERPRINT)
+    return runs
+
+
+def _trainer(level: float, asked: list[list[int]]):
+    def more_seeds(seeds: list[int]) -> list[TrainingResults]:
+        asked.append(list(seeds))
+        return [training_results(s, level=level, noise=60.0, episodes=4) for s in seeds]
+
+    return more_seeds
+
+
+def test_look_batch_keeps_at_most_four_looks_in_whole_batches():
+    from myriad_bench.harness.check import MAX_LOOKS, look_batch
+    from myriad_bench.harness.sequential import SequentialPlan
+
+    for first, most in ((8, 104), (8, 40), (8, 24), (3, 10), (6, 6)):
+        batch = look_batch(first, most)
+        assert batch % first == 0
+        plan = SequentialPlan(alpha=0.01, max_units=most, first=first, batch=batch, baseline_units=most)
+        assert len(plan.looks) <= MAX_LOOKS and plan.looks[-1].units == most
+        assert min(look.level for look in plan.looks) > 2 / 4_001  # the permutation test resolves it
+
+
+def test_an_inconclusive_check_trains_new_seeds_and_looks_again(store, stored_many):
+    asked: list[list[int]] = []
+    runs = [training_results(100 + s, noise=60.0, episodes=4) for s in range(8)]
+    outcome = check(
+        store, runs, options=CheckOptions("stat", max_seeds=32), more_seeds=_trainer(100.0, asked)
+    )
+    assert outcome.passed and outcome.verdict in ("inconclusive", "no change")
+    looks = [look.seeds for look in outcome.looks]
+    assert looks[0] == 8 and looks[-1] == len(outcome.seeds) and len(looks) <= 4
+    new = [seed for batch in asked for seed in batch]
+    assert new and not set(new) & (set(range(32)) | set(range(100, 108)))  # new seeds only
+    assert len(outcome.seeds) == 8 + len(new)
+
+
+def test_a_clear_regression_stops_at_the_first_look(store, stored_many):
+    asked: list[list[int]] = []
+    runs = [training_results(100 + s, level=40.0, noise=60.0, episodes=4) for s in range(8)]
+    outcome = check(store, runs, options=CheckOptions("stat", max_seeds=32), more_seeds=_trainer(40.0, asked))
+    assert not outcome.passed and outcome.verdict.startswith("regression")
+    assert asked == [] and [look.seeds for look in outcome.looks] == [8]
