@@ -180,11 +180,10 @@ def test_add_platform_refuses_another_config_or_a_missing_case_and_replaces_its_
 
 
 def test_add_platform_to_a_committed_format_1_case_keeps_its_runs(tmp_path):
+    # A format 1 case as the suite committed it (the committed ones are format 2 now).
     committed = (
-        Path(__file__).resolve().parents[1] / "baselines" / "test_evaluation.test_classical-pendulum-pid"
+        Path(__file__).resolve().parent / "data" / "format1" / "test_evaluation.test_classical-pendulum-pid"
     )
-    if not committed.is_dir():
-        pytest.skip("no committed baseline")
     store = BaselineStore(tmp_path / "baselines")
     shutil.copytree(committed, store.path("pid"))
     old = store.read("pid")
