@@ -13,8 +13,8 @@ hold ``MAX_SEEDS`` seeds, and an inconclusive statistical check trains further s
 batches of eight, with the compiled program, at most four looks) up to as many. The counts
 come from the detectable drop the check itself reported in null reruns (AUC at 104/40/40 seeds
 a side: DQN 0.184–0.194, PPO 0.194–0.198, PQN 0.186–0.201; PQN 0.193–0.215 at 48), scaled by
-1/sqrt(n) to at most 0.19; the worst case (every look inconclusive) trains for about a minute on two cores. On the
-baseline's platform only the eight seeds run (exact).
+1/sqrt(n) to at most 0.19; the worst case (every look inconclusive) trains for about a minute on
+two cores. On the baseline's platform only the eight seeds run (exact).
 """
 
 from __future__ import annotations
