@@ -303,19 +303,18 @@ def _compare(
     runs, decisions, looks = _decide(runs, base, kind, options, metric, higher, grow)
     new = curves_by_seed(runs)
     problems = learning.exact_problems(base, new, options.rtol, options.atol) if mode == "exact" else []
-    checked_seeds = set(new) if mode == "exact" else set()
     label = learning.case_verdict(decisions, kind)
     if mode == "exact":
         label = "not reproduced" if problems else "reproduced"
     saved: list[str] = []
     if kind == "training" and platform.checkpoints and not differences:
         summary = baseline.document.platforms[baseline.platforms.index(platform)].summary
-        # The stored returns must reproduce where everything must (exact); stat checks loading only.
-        exact = same and mode == "exact"
+        # The stored returns must reproduce where everything must (exact): the seeds this check
+        # trained are evaluated; the rest, and all in a stat comparison, only restored.
         saved, _ = checkpoint_problems(
             platform,
             summary,
-            evaluate=checked_seeds if exact else set(),
+            evaluate=set(new) if same and mode == "exact" else (),
             rtol=options.rtol,
             atol=options.atol,
         )

@@ -71,25 +71,28 @@ def checkpoint_problems(
     the stored return. The others are only restored onto the agent's shapes: nothing is computed,
     so a baseline of many seeds costs a check next to nothing."""
     from myriad_bench.platform.evaluation import agent_state_shapes
-    from myriad_bench.store.agent_state import AgentStateMismatch, load_agent_state, restore_agent_state
+    from myriad_bench.store.agent_state import (
+        AgentStateMismatch,
+        load_agent_state,
+        restore_agent_state,
+        shown_leaves,
+    )
 
     start = time.perf_counter()
     problems: list[str] = []
-    shapes: list[Any] = []  # one agent for every seed (configs differ by the seed only): traced once
+    shapes = None  # one agent for every seed (configs differ by the seed only): traced once
     for seed, path in sorted(platform.checkpoints.items()):
         config = platform.runs[seed].config
         try:
             raw = load_agent_state(path)
             if seed not in evaluate:
-                shapes = shapes or [agent_state_shapes(config)]
-                restore_agent_state(shapes[0], raw, source=path)
+                if shapes is None:
+                    shapes = agent_state_shapes(config)
+                restore_agent_state(shapes, raw, source=path)
                 continue
             value = evaluated_return(config, raw)
         except AgentStateMismatch as error:
-            shown = "; ".join(error.leaves[:8]) + (
-                f"; and {len(error.leaves) - 8} more" if len(error.leaves) > 8 else ""
-            )
-            problems.append(f"saved agent no longer loads: {path}: {shown}")
+            problems.append(f"saved agent no longer loads: {path}: {shown_leaves(error.leaves)}")
             continue
         except ArtifactError as error:
             problems.append(f"saved agent no longer loads: {error}")

@@ -23,7 +23,14 @@ from myriad_bench.store.atomic import atomic_write_bytes
 from myriad_bench.store.bounds import check_expansion, non_plain_arrays
 from myriad_bench.store.errors import ArtifactError
 
-__all__ = ["AgentStateMismatch", "flatten", "load_agent_state", "restore_agent_state", "save_agent_state"]
+__all__ = [
+    "AgentStateMismatch",
+    "flatten",
+    "load_agent_state",
+    "restore_agent_state",
+    "save_agent_state",
+    "shown_leaves",
+]
 
 
 def save_agent_state(state: Any, path: Path | str) -> None:
@@ -106,7 +113,7 @@ def restore_agent_state(target: Any, raw: Any, *, source: Path | str | None = No
         if path in stored and np.shape(stored[path]) != np.shape(value)
     ]
     if leaves:
-        shown = "; ".join(leaves[:8]) + (f"; and {len(leaves) - 8} more" if len(leaves) > 8 else "")
+        shown = shown_leaves(leaves)
         raise AgentStateMismatch(
             f"{where}stored agent state does not fit this agent's state: {shown}; was it saved by "
             "another agent or with other hyperparameters (network size, number of actions)?",
@@ -120,6 +127,12 @@ def restore_agent_state(target: Any, raw: Any, *, source: Path | str | None = No
             "was it saved by another agent or with other hyperparameters?",
             [],
         ) from error
+
+
+def shown_leaves(leaves: list[str], most: int = 8) -> str:
+    """The first ``most`` mismatching leaves, ``; ``-joined, and how many more there are."""
+    more = f"; and {len(leaves) - most} more" if len(leaves) > most else ""
+    return "; ".join(leaves[:most]) + more
 
 
 class AgentStateMismatch(ArtifactError):
