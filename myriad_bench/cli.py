@@ -80,17 +80,20 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
     """Run the benchmark suite against the committed baselines."""
     import pytest  # only this command runs pytest; the others must not pay for importing it
 
-    try:
-        settings = project_settings(extra)
-    except pytest.UsageError as error:
-        print(f"myriad-bench run: {error}", file=sys.stderr)
-        return int(pytest.ExitCode.USAGE_ERROR)
+    settings = None
     if args.suite is not None:
         suite, source = [Path(args.suite)], "--suite"
-    elif settings.paths_given:  # `myriad-bench run benchmarks/test_training.py -k ppo`
-        suite, source = [], "the command line"
     else:
-        suite, source = settings.suite, settings.suite_source
+        # Reading the configuration loads every plugin (seconds): only when --suite does not say.
+        try:
+            settings = project_settings(extra)
+        except pytest.UsageError as error:
+            print(f"myriad-bench run: {error}", file=sys.stderr)
+            return int(pytest.ExitCode.USAGE_ERROR)
+        if settings.paths_given:  # `myriad-bench run benchmarks/test_training.py -k ppo`
+            suite, source = [], "the command line"
+        else:
+            suite, source = settings.suite, settings.suite_source
     paths: list[str] = []
     for path in suite:
         matches = sorted(glob.glob(str(path), recursive=True)) if glob.has_magic(str(path)) else []
@@ -101,7 +104,7 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
             )
             return 2
         paths.extend(matches or [str(path)])
-    if not suite and not settings.paths_given:
+    if settings is not None and not suite and not settings.paths_given:
         print(
             "myriad-bench: no ini option myriad_suite or testpaths "
             f"({settings.inifile or 'no ini file'}): running pytest on its default paths"
