@@ -44,7 +44,7 @@ import jax.extend.random as jex_random
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["HASH_PRNG", "batch_keys"]
+__all__ = ["HASH_PRNG", "batch_keys", "permutation"]
 
 # Domain separators: the words of a key's children and its random bits never coincide.
 _SPLIT, _SPLIT_2, _FOLD, _BITS, _SEED = (
@@ -125,3 +125,41 @@ def batch_keys(key: jax.Array, num_envs: int, stream: int = 0) -> jax.Array:
     for word in words[1:-1]:
         root = root.at[0].set(_mix(root[0] ^ word))
     return jax.random.wrap_key_data(_split(root, (num_envs,)), impl=HASH_PRNG)
+
+
+_FEISTEL_ROUNDS = 6
+_SORTED_UP_TO = 256
+
+
+def permutation(key: jax.Array, n: int) -> jax.Array:
+    """A pseudo-random permutation of ``range(n)`` (int32), drawn without sorting.
+
+    ``jax.random.permutation`` sorts ``n`` random keys, in two or more rounds: on a CPU, shuffling
+    a PQN rollout of 65 536 transitions for each epoch took a fifth of the training time. This
+    one maps each index through a six-round Feistel network keyed by ``key`` (a bijection on
+    ``[0, 4**h)`` with ``4**h`` the smallest power of four >= n, round functions from the
+    hash of this module; Luby-Rackoff) and walks the cycle of every image that falls outside
+    ``[0, n)`` until it is back inside (cycle walking keeps it a bijection on ``range(n)``;
+    fewer than four steps on average). Elementwise integer work, fused by XLA.
+
+    Each item lands in each position about equally often and any two share a minibatch as often
+    as under a uniform shuffle (tests/test_networks.py); like every Feistel network it reaches
+    only even permutations, which no minibatch split can tell apart. Up to 256 items, where
+    the round functions would map too few bits to mix well and sorting is cheap,
+    ``jax.random.permutation`` draws it.
+    """
+    if n <= _SORTED_UP_TO:
+        return jax.random.permutation(key, n).astype(jnp.int32)
+    half = -(-(n - 1).bit_length() // 2)
+    mask = np.uint32((1 << half) - 1)
+    round_keys = jax.random.bits(key, (_FEISTEL_ROUNDS,), jnp.uint32)
+
+    def encrypt(x: jax.Array) -> jax.Array:
+        left, right = x >> half, x & mask
+        for k in range(_FEISTEL_ROUNDS):
+            left, right = right, left ^ (_mix(right ^ round_keys[k]) & mask)
+        return (left << half) | right
+
+    order = encrypt(jnp.arange(n, dtype=jnp.uint32))
+    order = jax.lax.while_loop(lambda x: jnp.any(x >= n), lambda x: jnp.where(x >= n, encrypt(x), x), order)
+    return order.astype(jnp.int32)
