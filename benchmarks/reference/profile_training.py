@@ -20,6 +20,7 @@ from __future__ import annotations
 import collections
 import glob
 import gzip
+import itertools
 import json
 import re
 import sys
@@ -32,12 +33,13 @@ import jax.numpy as jnp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import myriad_bench as mb  # noqa: E402
-from myriad_bench.platform.training import prepare_training  # noqa: E402
-from test_training_throughput import CASES  # noqa: E402
+from test_training_throughput import CASES
+
+import myriad_bench as mb
+from myriad_bench.platform.training import prepare_training
 
 
-def best_of(fn, *args, rounds: int = 5) -> float:  # noqa: ANN001
+def best_of(fn, *args, rounds: int = 5) -> float:
     jax.block_until_ready(fn(*args))
     times = []
     for _ in range(rounds):
@@ -85,7 +87,7 @@ def network_flops_per_step(config: mb.Config) -> float | None:
         return None
     extras = config.agent.model_extra or {}
     sizes = [4, *extras.get("hidden_sizes", (128, 128)), 2]
-    forward = 2 * sum(a * b for a, b in zip(sizes, sizes[1:], strict=False))
+    forward = 2 * sum(a * b for a, b in itertools.pairwise(sizes))
     return forward * (2 + 3 * extras.get("num_epochs", 4))
 
 
@@ -99,7 +101,8 @@ def profile(name: str) -> None:
         with jax.profiler.trace(trace_dir):
             jax.block_until_ready(program.run())
         trace = sorted(glob.glob(f"{trace_dir}/**/*.trace.json.gz", recursive=True))[-1]
-        events = json.load(gzip.open(trace))["traceEvents"]
+        with gzip.open(trace) as stream:
+            events = json.load(stream)["traceEvents"]
     kinds = op_kinds(program._compiled.as_text())
     spent: collections.Counter[str] = collections.Counter()
     for event in events:
