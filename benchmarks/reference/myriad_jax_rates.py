@@ -4,7 +4,7 @@ myriad-jax pins jax 0.7.2, so it cannot share an environment with this project; 
 its own virtual environment, on the same machine and in the same sitting as the benchmark:
 
     python -m venv /tmp/myriad-jax && /tmp/myriad-jax/bin/pip install myriad-jax==0.2.0
-    /tmp/myriad-jax/bin/python benchmarks/reference/myriad_jax_rates.py
+    /tmp/myriad-jax/bin/python benchmarks/reference/myriad_jax_rates.py [CASE ...]
 
 myriad-jax compiles inside ``train_and_evaluate`` and logs one line per evaluation boundary.
 The rate printed here is measured between the first and the last of those lines, so it leaves
@@ -15,6 +15,7 @@ for this project (``min`` of whole runs after ``compile_training``).
 from __future__ import annotations
 
 import logging
+import sys
 import time
 
 from myriad import train_and_evaluate
@@ -52,7 +53,9 @@ class _BoundaryTimes(logging.Handler):
 
 
 def main() -> None:
-    for name, settings in CASES.items():
+    names = sys.argv[1:] or list(CASES)
+    for name in names:
+        settings = CASES[name]
         handler = _BoundaryTimes()
         logger = logging.getLogger("myriad")
         logger.setLevel(logging.INFO)
