@@ -74,7 +74,7 @@ def test_trains(myriad_train, baseline):
         program.run()
         seconds.append(__import__("time").perf_counter() - start)
     with open("bare.json", "w") as f:
-        json.dump({"env_steps_per_s": program.env_steps / float(np.median(seconds))}, f)
+        json.dump({"best_env_steps_per_s": program.env_steps / float(np.min(seconds))}, f)
 """
 
 BENCHMARK_TEST = """
@@ -114,6 +114,12 @@ def test_update_writes_a_speed_section_and_a_rerun_is_no_change(speedy):
     speed = _platform(speedy)["speed"]
     assert speed["env_steps_per_s"] > 0 and speed["rounds"] >= 3 and len(speed["rates"]) == speed["rounds"]
     assert speed["compile_s"] > 0 and speed["compile_cache"] in ("compiled", "persistent")
+    # The timed rate is the program's, not compile or assembly (those would be off by 2x and
+    # more): the best timed round is near the best bare warm call of the compiled program, made
+    # in the same process just after. Best against best: load on the shared cores slows some
+    # windows (a median went 1.7x off in CI) but rarely all of them.
+    bare = json.loads((speedy.root / "bare.json").read_text())["best_env_steps_per_s"]
+    assert max(speed["rates"]) == pytest.approx(bare, rel=0.35)
     # The rerun may share the cores with other work: a wide margin keeps "no change" about the
     # code, not the load (slower code is caught below, at 10x the work).
     result = _run(speedy, "--myriad-report=out", "--myriad-speed-margin=0.5")
@@ -125,11 +131,6 @@ def test_update_writes_a_speed_section_and_a_rerun_is_no_change(speedy):
     assert record["ratio"] == pytest.approx(record["env_steps_per_s"] / speed["env_steps_per_s"])
     assert record["rounds"] >= 3 and record["compile_s"] is not None
     result.stdout.fnmatch_lines([f"*{CASE}*no change*"])
-    # The timed rate is the program's, not compile or assembly (those would be off by 2x and
-    # more): near a bare warm call of the compiled program. 20% held on a quiet machine; 35%
-    # leaves room for load between the two windows (ms programs drift by up to 25% here).
-    bare = json.loads((speedy.root / "bare.json").read_text())["env_steps_per_s"]
-    assert record["env_steps_per_s"] == pytest.approx(bare, rel=0.35)
 
 
 def test_slower_code_fails_with_both_rates(speedy, monkeypatch):
