@@ -3,23 +3,28 @@
 Each case first compiles the run's program (``compile_training``; ``extra_info["compile_s"]``,
 near zero when the persistent compilation cache already holds it), then times complete runs
 with pytest-benchmark — evaluations and writing the run dir included, results on the host —
-and records ``env_steps_per_s`` and the final evaluation return. Where myriad-jax 0.2.0 was
-measured on the project's 2-core machine with the same settings, ``extra_info`` also holds
-that reference and the ratio to it:
+and records ``env_steps_per_s`` and the final evaluation return. ``extra_info`` also holds the
+rate myriad-jax 0.2.0 reached with the same settings on a 2-core AMD EPYC (Zen 5, AVX-512;
+``benchmarks/reference/myriad_jax_rates.py``, 2026-12-04, between its first and last progress
+lines: compile and first segment left out, evaluations in) and the ratio to it, which means
+something only on that machine class:
 
-- DQN, 1 env × 50 000 steps: 12 500 env steps/s.
+- DQN, 1 env × 50 000 steps: 12 000 env steps/s (7 900 on a 2-core AVX2 EPYC).
 - PQN, 32 envs × 10 000 steps, rollouts of 64, myriad's ``pqn_cartpole`` preset
-  (256-unit layers, 4 epochs × 16 minibatches): 61 000 env steps/s.
+  (256-unit layers, 4 epochs × 16 minibatches): 45 000 env steps/s (27 000 on AVX2).
 - PQN, 1 024 envs, rollouts of 64, myriad's default PQN (128-unit layers, 4 × 4 minibatches):
-  94 000 env steps/s (over 3 000 steps per env).
+  178 000 env steps/s over 3 000 steps per env (79 000 on AVX2).
 
 In the suite the runs are shorter (DQN 10 000 steps, PQN-32 2 560 and PQN-1024 640 steps per
 env; the rates are steady-state, evaluations scaled alike); ``MYRIAD_BENCH_FULL_TRAINING=1``
 runs the presets' full lengths, as the reference was measured.
 
-Two more cases: the wall time of a run that solves CartPole (PPO defaults, 32 envs; compile
-included, the evaluation curve and the env steps at which its mean first reaches 475), and
-the cost of training 8 seeds side by side in one program against one seed.
+More cases: the wall time of a run that solves CartPole (PPO defaults, 32 envs; compile
+included, the evaluation curve and the env steps at which its mean first reaches 475); the
+cost of training 8 seeds side by side in one program against one seed; a 4-point
+learning-rate sweep × 8 seeds in one program against one 8-seed run; and per agent, the
+compile seconds of a new config (empty caches), of the same config with a new learning rate
+and discount (the compiled program serves it: 0) and from JAX's persistent cache.
 
 Run: ``pytest benchmarks/test_training_throughput.py --benchmark-columns=min,rounds``
 """
@@ -30,10 +35,13 @@ import os
 import time
 from typing import Any
 
+import jax
 import pytest
 
 import myriad_bench as mb
-from myriad_bench.platform.training import compile_training
+from myriad_bench.platform.programs import clear_compiled_programs
+from myriad_bench.platform.training import compile_training, prepare_training
+from myriad_bench.store.fingerprint import platform_fingerprint
 
 FULL = os.environ.get("MYRIAD_BENCH_FULL_TRAINING") == "1"
 
@@ -72,9 +80,9 @@ CASES = {
             "eval_frequency": 5_000 if FULL else 1_000,
             "eval_rollouts": 10,
         },
-        12_500,
+        12_000,
     ),
-    "pqn-32env": ("pqn", {"num_envs": 32, "steps_per_env": 10_000 if FULL else 2_560, **PQN_PRESET}, 61_000),
+    "pqn-32env": ("pqn", {"num_envs": 32, "steps_per_env": 10_000 if FULL else 2_560, **PQN_PRESET}, 45_000),
     "pqn-1024env": (
         "pqn",
         {
@@ -84,9 +92,16 @@ CASES = {
             "eval_rollouts": 50,
             **PQN_MYRIAD_DEFAULTS,
         },
-        94_000,
+        178_000,
     ),
 }
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cpu_described() -> None:
+    """A process's first saved run reads the CPU's description for its fingerprint (py-cpuinfo,
+    about 1 s, once): read it here, so that no timed round pays it."""
+    platform_fingerprint()
 
 
 def run_once(config: mb.Config, tmp_path: Any, seeds: list[int] | None = None) -> Any:
@@ -164,3 +179,100 @@ def test_seeds_side_by_side(num_seeds: int, benchmark: Any, tmp_path: Any) -> No
         final_eval_returns=final_returns(results),
     )
     assert len(final_returns(results)) == num_seeds
+
+
+COMPILE_CASES = {  # the throughput cases' configs, one per agent; PPO's is the solve case's
+    "dqn": CASES["dqn-1env"][1],
+    "pqn": CASES["pqn-32env"][1],
+    "ppo": {"num_envs": 32, "steps_per_env": 2_048, "eval_frequency": 256, "eval_rollouts": 32},
+}
+
+
+@pytest.fixture
+def empty_compilation_cache(tmp_path: Any) -> Any:
+    """A function that points JAX's persistent cache at a new empty folder and forgets every
+    in-process program and trace: what a new config meets. Restored (and forgotten) after."""
+    from jax._src import compilation_cache  # reset_cache: the folder is read when first used
+
+    previous = jax.config.jax_compilation_cache_dir
+    folders = iter(range(1_000_000))
+
+    def point_at(folder: str | None) -> None:
+        jax.config.update("jax_compilation_cache_dir", folder)
+        compilation_cache.reset_cache()
+        clear_compiled_programs()
+        jax.clear_caches()
+
+    yield lambda: point_at(str(tmp_path / f"jax-cache-{next(folders)}"))
+    point_at(previous)
+
+
+@pytest.mark.benchmark(group="training-compile")
+@pytest.mark.parametrize("agent", sorted(COMPILE_CASES))
+def test_compile_cold_and_warm(agent: str, benchmark: Any, empty_compilation_cache: Any) -> None:
+    """Compile seconds of a new training config (trace, lower, XLA; empty caches), then of the
+    same config with other shape-free hyperparameters (the learning rate, the discount): those
+    are traced values, so the compiled program serves them and the warm figure is a lookup.
+    Last, in a fresh program cache, what JAX's persistent cache makes of the cold compile."""
+    config = mb.create_config(env="cartpole-control", agent=agent, seed=0, **COMPILE_CASES[agent])
+
+    def cold() -> Any:
+        return prepare_training(config, verbose=False)
+
+    def forget() -> tuple[tuple, dict]:
+        empty_compilation_cache()
+        return (), {}
+
+    program = benchmark.pedantic(cold, setup=forget, rounds=3 if FULL else 1)
+    assert program.compilation.source == "compiled"
+    settings = {**COMPILE_CASES[agent], "learning_rate": 3e-5, "gamma": 0.97}
+    retuned = mb.create_config(env="cartpole-control", agent=agent, seed=0, **settings)
+    warm = prepare_training(retuned, verbose=False)
+    assert warm.compilation.source == "memory", "a learning-rate/discount change compiled a new program"
+    clear_compiled_programs()
+    from_disk = prepare_training(config, verbose=False)
+    benchmark.extra_info.update(
+        cold_compile_s=round(program.compile_s, 3),
+        warm_compile_s_new_hyperparameters=round(warm.compile_s, 4),
+        persistent_cache_compile_s=round(from_disk.compile_s, 3),
+        persistent_cache_source=from_disk.compilation.source,
+    )
+
+
+@pytest.mark.benchmark(group="training-sweep")
+def test_sweep_against_one_run(benchmark: Any, tmp_path: Any) -> None:
+    """A 4-point learning-rate sweep × 8 seeds in one program (PureJaxRL's nested vmap), timed
+    whole; one 8-seed run of the same config is timed alongside for the ratio."""
+    config = mb.create_config(
+        env="cartpole-control", agent="ppo", num_envs=32, steps_per_env=1_024, eval_frequency=256,
+        eval_rollouts=16, seed=0,
+    )  # fmt: skip
+    seeds = list(range(8))
+    sweep = {"learning_rate": [1e-3, 5e-4, 2.5e-4, 1e-4]}
+    compile_s = compile_training(config, seeds=seeds, sweep=sweep)
+    one_compile_s = compile_training(config, seeds=seeds)
+
+    def one_run() -> float:
+        started = time.perf_counter()
+        run_once(config, tmp_path, seeds)
+        return time.perf_counter() - started
+
+    def swept() -> Any:
+        return mb.train_and_evaluate(
+            config, seeds=seeds, sweep=sweep, run_dir=tmp_path / f"sweep-{time.perf_counter_ns()}"
+        )
+
+    one_s = min(one_run() for _ in range(2))
+    results = benchmark.pedantic(swept, rounds=2)
+    sweep_s = benchmark.stats.stats.min if benchmark.stats else float("nan")
+    finals = [[round(r.eval_metrics.mean_return[-1], 1) for r in point] for point in results]
+    benchmark.extra_info.update(
+        compile_s=round(compile_s, 3),
+        one_run_compile_s=round(one_compile_s, 3),
+        sweep_points=len(sweep["learning_rate"]),
+        num_seeds=len(seeds),
+        one_run_s=round(one_s, 3),
+        sweep_over_one_run=round(sweep_s / one_s, 2),
+        final_eval_returns_by_point=finals,
+    )
+    assert len(finals) == 4 and all(len(point) == 8 for point in finals)
