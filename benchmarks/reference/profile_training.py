@@ -10,7 +10,7 @@ per sample; per environment step: one pass to act, one for the λ-returns' next 
 three per epoch to train), and set against the f32 matmul rates measured in the same
 process: a large square product, and the shapes of the presets' hidden layers.
 
-    python benchmarks/reference/profile_training.py [CASE ...]
+    python benchmarks/reference/profile_training.py [--top N] [CASE ...]
 
 The profiler adds a few microseconds per operation; its shares, not its sums, are the figures.
 """
@@ -81,6 +81,11 @@ def op_kinds(hlo: str) -> dict[str, str]:
     return kinds
 
 
+def op_sources(hlo: str) -> dict[str, str]:
+    """Each instruction's JAX source (its ``op_name`` metadata), where XLA kept one."""
+    return dict(re.findall(r'\n\s+(?:ROOT )?%([\w.\-]+) = [^\n]*?op_name="([^"]*)"', hlo))
+
+
 def network_flops_per_step(config: mb.Config) -> float | None:
     """PQN's network FLOP per environment step (see the module docstring); None for other agents."""
     if config.agent.name != "pqn":
@@ -91,7 +96,7 @@ def network_flops_per_step(config: mb.Config) -> float | None:
     return forward * (2 + 3 * extras.get("num_epochs", 4))
 
 
-def profile(name: str) -> None:
+def profile(name: str, top: int = 0) -> None:
     agent, settings, _ = CASES[name]
     config = mb.create_config(env="cartpole-control", agent=agent, seed=0, **settings)
     program = prepare_training(config, verbose=False)
@@ -103,11 +108,14 @@ def profile(name: str) -> None:
         trace = sorted(glob.glob(f"{trace_dir}/**/*.trace.json.gz", recursive=True))[-1]
         with gzip.open(trace) as stream:
             events = json.load(stream)["traceEvents"]
-    kinds = op_kinds(program._compiled.as_text())
+    hlo = program._compiled.as_text()
+    kinds, sources = op_kinds(hlo), op_sources(hlo)
     spent: collections.Counter[str] = collections.Counter()
+    by_op: collections.Counter[str] = collections.Counter()
     for event in events:
         if event.get("ph") == "X" and event["name"] in kinds:
             spent[kinds[event["name"]]] += event["dur"]
+            by_op[event["name"]] += event["dur"]
     total = sum(spent.values())
     shares = ", ".join(f"{kind} {100 * t / total:.0f}%" for kind, t in spent.most_common())
     print(f"{name}: {steps / wall:,.0f} env-steps/s ({wall:.2f} s for {steps:,} steps); op time: {shares}")
@@ -116,14 +124,19 @@ def profile(name: str) -> None:
         print(
             f"  network work {flops / 1e6:.2f} MFLOP per env step -> {flops * steps / wall / 1e9:.1f} GFLOP/s"
         )
+    for op, t in by_op.most_common(top):
+        print(f"  {100 * t / total:4.1f}% {kinds[op]:13} {op}: {sources.get(op, '?')[-110:]}")
 
 
 def main() -> None:
-    names = sys.argv[1:] or sorted(CASES)
+    args = sys.argv[1:]
+    top = int(args.pop(args.index("--top") + 1)) if "--top" in args else 0
+    args = [a for a in args if a != "--top"]
+    names = args or sorted(CASES)
     for shape in ((2048, 2048, 2048), (1024, 128, 128), (128, 256, 256), (32, 256, 256)):
         print(f"f32 matmul {'x'.join(map(str, shape))}: {matmul_gflops(*shape):.1f} GFLOP/s")
     for name in names:
-        profile(name)
+        profile(name, top)
 
 
 if __name__ == "__main__":
