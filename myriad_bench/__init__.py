@@ -5,6 +5,9 @@
 >>> results = mb.train_and_evaluate(config)          # doctest: +SKIP
 
 Names are imported lazily so that loading the pytest plugin does not import JAX.
+
+PYTEST_DONT_REWRITE: ``myriad-bench run`` imports this module before it starts pytest, which
+would then warn that it cannot rewrite it; it has no asserts to rewrite.
 """
 
 from __future__ import annotations
