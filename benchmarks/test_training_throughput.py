@@ -34,6 +34,7 @@ Run: ``pytest benchmarks/test_training_throughput.py --benchmark-columns=min,rou
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from typing import Any
@@ -44,7 +45,6 @@ import pytest
 import myriad_bench as mb
 from myriad_bench.platform.programs import clear_compiled_programs
 from myriad_bench.platform.training import compile_training, prepare_training
-from myriad_bench.store.fingerprint import platform_fingerprint
 
 FULL = os.environ.get("MYRIAD_BENCH_FULL_TRAINING") == "1"
 
@@ -100,15 +100,16 @@ CASES = {
 }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def cpu_described() -> None:
-    """A process's first saved run reads the CPU's description for its fingerprint (py-cpuinfo,
-    about 1 s, once): read it here, so that no timed round pays it."""
-    platform_fingerprint()
+PPO_SOLVE = {"num_envs": 32, "steps_per_env": 2_048, "eval_frequency": 256, "eval_rollouts": 32}
+"""PPO with its defaults, 32 envs × 2 048 steps: solves CartPole."""
+PPO_SEEDS = {"num_envs": 32, "steps_per_env": 1_024, "eval_frequency": 256, "eval_rollouts": 16}
+"""A shorter PPO run, trained for several seeds (and sweep points) side by side."""
 
 
-def run_once(config: mb.Config, tmp_path: Any, seeds: list[int] | None = None) -> Any:
-    return mb.train_and_evaluate(config, seeds=seeds, run_dir=tmp_path / f"run-{time.perf_counter_ns()}")
+def run_once(config: mb.Config, tmp_path: Any, seeds: list[int] | None = None, **options: Any) -> Any:
+    """One whole ``train_and_evaluate`` into a fresh run dir; ``options`` (``sweep=``) passed on."""
+    run_dir = tmp_path / f"run-{time.perf_counter_ns()}"
+    return mb.train_and_evaluate(config, seeds=seeds, run_dir=run_dir, **options)
 
 
 def final_returns(results: Any) -> list[float]:
@@ -140,10 +141,7 @@ def test_training_throughput(case: str, benchmark: Any, tmp_path: Any) -> None:
 @pytest.mark.benchmark(group="training-solve")
 def test_time_to_solve_cartpole(benchmark: Any, tmp_path: Any) -> None:
     """PPO with its defaults, 32 envs × 2 048 steps: compile plus run, and where it ends up."""
-    config = mb.create_config(
-        env="cartpole-control", agent="ppo", num_envs=32, steps_per_env=2_048, eval_frequency=256,
-        eval_rollouts=32, seed=0,
-    )  # fmt: skip
+    config = mb.create_config(env="cartpole-control", agent="ppo", seed=0, **PPO_SOLVE)
     started = time.perf_counter()
     compile_s = compile_training(config)
     results = run_once(config, tmp_path)
@@ -167,10 +165,7 @@ def test_time_to_solve_cartpole(benchmark: Any, tmp_path: Any) -> None:
 @pytest.mark.parametrize("num_seeds", [1, 8])
 def test_seeds_side_by_side(num_seeds: int, benchmark: Any, tmp_path: Any) -> None:
     """One compiled program trains all seeds (vmap); compare the wall time with one seed."""
-    config = mb.create_config(
-        env="cartpole-control", agent="ppo", num_envs=32, steps_per_env=1_024, eval_frequency=256,
-        eval_rollouts=16, seed=0,
-    )  # fmt: skip
+    config = mb.create_config(env="cartpole-control", agent="ppo", seed=0, **PPO_SEEDS)
     seeds = list(range(num_seeds)) if num_seeds > 1 else None
     compile_s = compile_training(config, seeds=seeds)
     results = benchmark.pedantic(run_once, args=(config, tmp_path, seeds), rounds=2)
@@ -184,29 +179,29 @@ def test_seeds_side_by_side(num_seeds: int, benchmark: Any, tmp_path: Any) -> No
     assert len(final_returns(results)) == num_seeds
 
 
-COMPILE_CASES = {  # the throughput cases' configs, one per agent; PPO's is the solve case's
-    "dqn": CASES["dqn-1env"][1],
-    "pqn": CASES["pqn-32env"][1],
-    "ppo": {"num_envs": 32, "steps_per_env": 2_048, "eval_frequency": 256, "eval_rollouts": 32},
-}
+COMPILE_CASES = {"dqn": CASES["dqn-1env"][1], "pqn": CASES["pqn-32env"][1], "ppo": PPO_SOLVE}
 
 
 @pytest.fixture
 def empty_compilation_cache(tmp_path: Any) -> Any:
     """A function that points JAX's persistent cache at a new empty folder and forgets every
-    in-process program and trace: what a new config meets. Restored (and forgotten) after."""
-    from jax._src import compilation_cache  # reset_cache: the folder is read when first used
+    in-process program and trace: what a new config meets. The cache folder is restored after;
+    the programs compiled meanwhile stay valid, so they are kept."""
+    from jax.experimental.compilation_cache import compilation_cache  # the folder is read once, at first use
 
     previous = jax.config.jax_compilation_cache_dir
-    folders = iter(range(1_000_000))
+    folders = itertools.count()
 
     def point_at(folder: str | None) -> None:
         jax.config.update("jax_compilation_cache_dir", folder)
         compilation_cache.reset_cache()
+
+    def empty() -> None:
+        point_at(str(tmp_path / f"jax-cache-{next(folders)}"))
         clear_compiled_programs()
         jax.clear_caches()
 
-    yield lambda: point_at(str(tmp_path / f"jax-cache-{next(folders)}"))
+    yield empty
     point_at(previous)
 
 
@@ -222,11 +217,7 @@ def test_compile_cold_and_warm(agent: str, benchmark: Any, empty_compilation_cac
     def cold() -> Any:
         return prepare_training(config, verbose=False)
 
-    def forget() -> tuple[tuple, dict]:
-        empty_compilation_cache()
-        return (), {}
-
-    program = benchmark.pedantic(cold, setup=forget, rounds=3 if FULL else 1)
+    program = benchmark.pedantic(cold, setup=empty_compilation_cache, rounds=3 if FULL else 1)
     assert program.compilation.source == "compiled"
     settings = {**COMPILE_CASES[agent], "learning_rate": 3e-5, "gamma": 0.97}
     retuned = mb.create_config(env="cartpole-control", agent=agent, seed=0, **settings)
@@ -246,10 +237,7 @@ def test_compile_cold_and_warm(agent: str, benchmark: Any, empty_compilation_cac
 def test_sweep_against_one_run(benchmark: Any, tmp_path: Any) -> None:
     """A 4-point learning-rate sweep × 8 seeds in one program (PureJaxRL's nested vmap), timed
     whole; one 8-seed run of the same config is timed alongside for the ratio."""
-    config = mb.create_config(
-        env="cartpole-control", agent="ppo", num_envs=32, steps_per_env=1_024, eval_frequency=256,
-        eval_rollouts=16, seed=0,
-    )  # fmt: skip
+    config = mb.create_config(env="cartpole-control", agent="ppo", seed=0, **PPO_SEEDS)
     seeds = list(range(8))
     sweep = {"learning_rate": [1e-3, 5e-4, 2.5e-4, 1e-4]}
     compile_s = compile_training(config, seeds=seeds, sweep=sweep)
@@ -260,13 +248,8 @@ def test_sweep_against_one_run(benchmark: Any, tmp_path: Any) -> None:
         run_once(config, tmp_path, seeds)
         return time.perf_counter() - started
 
-    def swept() -> Any:
-        return mb.train_and_evaluate(
-            config, seeds=seeds, sweep=sweep, run_dir=tmp_path / f"sweep-{time.perf_counter_ns()}"
-        )
-
     one_s = min(one_run() for _ in range(2))
-    results = benchmark.pedantic(swept, rounds=2)
+    results = benchmark.pedantic(run_once, args=(config, tmp_path, seeds), kwargs={"sweep": sweep}, rounds=2)
     sweep_s = benchmark.stats.stats.min if benchmark.stats else float("nan")
     finals = [[round(r.eval_metrics.mean_return[-1], 1) for r in point] for point in results]
     benchmark.extra_info.update(

@@ -17,6 +17,7 @@ The profiler adds a few microseconds per operation; its shares, not its sums, ar
 
 from __future__ import annotations
 
+import argparse
 import collections
 import glob
 import gzip
@@ -64,26 +65,24 @@ def matmul_gflops(rows: int, inner: int, cols: int, repeats: int = 16) -> float:
     return 2 * rows * inner * cols * repeats / seconds / 1e9
 
 
-def op_kinds(hlo: str) -> dict[str, str]:
-    """Each instruction's kind: ``matmul`` when it is or calls a dot, else sort / loop / other."""
+def op_kinds(hlo: str) -> dict[str, tuple[str, str]]:
+    """Each instruction's kind (``matmul`` when it is or calls a dot, else sort / other) and JAX
+    source (its ``op_name`` metadata, ``?`` where XLA kept none); loops and branches left out."""
     bodies = dict(re.findall(r"\n%?([\w.\-]+) \([^\n]*\{\n(.*?)\n\}", hlo, re.S))
     kinds = {}
     for name, rest in re.findall(r"\n\s+(?:ROOT )?%([\w.\-]+) = (.*)", hlo):
         called = re.search(r"calls=%([\w.\-]+)", rest)
+        source = re.search(r'op_name="([^"]*)"', rest)
         if re.search(r"\bdot\(", rest) or (called and " dot(" in bodies.get(called.group(1), "")):
-            kinds[name] = "matmul"
+            kind = "matmul"
         elif re.search(r"\bsort\(", rest):
-            kinds[name] = "sort"
+            kind = "sort"
         elif re.search(r"\b(while|conditional|call)\(", rest):
             continue  # containers: their time is their body's operations, counted apart
         else:
-            kinds[name] = "other fusions"
+            kind = "other fusions"
+        kinds[name] = (kind, source.group(1) if source else "?")
     return kinds
-
-
-def op_sources(hlo: str) -> dict[str, str]:
-    """Each instruction's JAX source (its ``op_name`` metadata), where XLA kept one."""
-    return dict(re.findall(r'\n\s+(?:ROOT )?%([\w.\-]+) = [^\n]*?op_name="([^"]*)"', hlo))
 
 
 def network_flops_per_step(config: mb.Config) -> float | None:
@@ -108,13 +107,12 @@ def profile(name: str, top: int = 0) -> None:
         trace = sorted(glob.glob(f"{trace_dir}/**/*.trace.json.gz", recursive=True))[-1]
         with gzip.open(trace) as stream:
             events = json.load(stream)["traceEvents"]
-    hlo = program._compiled.as_text()
-    kinds, sources = op_kinds(hlo), op_sources(hlo)
+    kinds = op_kinds(program._compiled.as_text())
     spent: collections.Counter[str] = collections.Counter()
     by_op: collections.Counter[str] = collections.Counter()
     for event in events:
         if event.get("ph") == "X" and event["name"] in kinds:
-            spent[kinds[event["name"]]] += event["dur"]
+            spent[kinds[event["name"]][0]] += event["dur"]
             by_op[event["name"]] += event["dur"]
     total = sum(spent.values())
     shares = ", ".join(f"{kind} {100 * t / total:.0f}%" for kind, t in spent.most_common())
@@ -125,18 +123,19 @@ def profile(name: str, top: int = 0) -> None:
             f"  network work {flops / 1e6:.2f} MFLOP per env step -> {flops * steps / wall / 1e9:.1f} GFLOP/s"
         )
     for op, t in by_op.most_common(top):
-        print(f"  {100 * t / total:4.1f}% {kinds[op]:13} {op}: {sources.get(op, '?')[-110:]}")
+        kind, source = kinds[op]
+        print(f"  {100 * t / total:4.1f}% {kind:13} {op}: {source[-110:]}")
 
 
 def main() -> None:
-    args = sys.argv[1:]
-    top = int(args.pop(args.index("--top") + 1)) if "--top" in args else 0
-    args = [a for a in args if a != "--top"]
-    names = args or sorted(CASES)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("cases", nargs="*", metavar="CASE", help=f"of {sorted(CASES)} (default: all)")
+    parser.add_argument("--top", type=int, default=0, help="list the N costliest operations")
+    args = parser.parse_args()
     for shape in ((2048, 2048, 2048), (1024, 128, 128), (128, 256, 256), (32, 256, 256)):
         print(f"f32 matmul {'x'.join(map(str, shape))}: {matmul_gflops(*shape):.1f} GFLOP/s")
-    for name in names:
-        profile(name, top)
+    for name in args.cases or sorted(CASES):
+        profile(name, args.top)
 
 
 if __name__ == "__main__":
